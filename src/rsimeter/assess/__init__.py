@@ -1,0 +1,1 @@
+"""Pillar: assess."""

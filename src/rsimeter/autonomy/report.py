@@ -1,0 +1,11 @@
+"""The autonomy section of the HTML report."""
+
+from __future__ import annotations
+
+from rsimeter.report.html import Section
+from rsimeter.store import Store
+
+
+def section(store: Store) -> Section | None:
+    """The autonomy section, or None when the store holds no autonomy evidence."""
+    return None

@@ -1,0 +1,6 @@
+"""Tables of the autonomy pillar: ordered migrations, applied by rsimeter.store.
+
+Append new migrations; never edit one that has shipped.
+"""
+
+MIGRATIONS: list[str] = []

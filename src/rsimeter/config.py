@@ -1,0 +1,36 @@
+"""The user's ``rsimeter.toml``: read once, each pillar validates its own table."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from rsimeter.errors import InputError
+
+DEFAULT_CONFIG = Path("rsimeter.toml")
+
+
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """The parsed config; ``{}`` when no path is given and no ``rsimeter.toml`` is here."""
+    if path is None:
+        if not DEFAULT_CONFIG.exists():
+            return {}
+        path = DEFAULT_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(path, f"cannot read config: {e.strerror}") from e
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        found = re.search(r"at line (\d+)", str(e))
+        line = int(found.group(1)) if found else None
+        raise InputError(path, f"not valid TOML: {e}", line) from e
+
+
+def section(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """One table of the config (``[code]``, ``[alerts]`` ...), or an empty dict."""
+    value = config.get(name, {})
+    return value if isinstance(value, dict) else {}

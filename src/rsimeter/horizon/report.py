@@ -1,0 +1,11 @@
+"""The horizon section of the HTML report."""
+
+from __future__ import annotations
+
+from rsimeter.report.html import Section
+from rsimeter.store import Store
+
+
+def section(store: Store) -> Section | None:
+    """The horizon section, or None when the store holds no horizon evidence."""
+    return None

@@ -1,0 +1,12 @@
+"""Commands of the loop pillar."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="loop pillar.", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    """Add this pillar's commands to the root app."""
+    root.add_typer(app, name="loop")

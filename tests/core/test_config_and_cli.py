@@ -1,0 +1,60 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rsimeter.config import load_config, section
+from rsimeter.errors import InputError
+
+
+def test_bad_toml_names_the_file_and_line(tmp_path: Path):
+    cfg = tmp_path / "rsimeter.toml"
+    cfg.write_text("[code]\nok = 1\nbroken = = 2\n")
+    with pytest.raises(InputError) as info:
+        load_config(cfg)
+    assert info.value.line == 3
+    assert str(cfg) in str(info.value)
+
+
+def test_config_sections_default_to_empty(tmp_path: Path):
+    cfg = tmp_path / "rsimeter.toml"
+    cfg.write_text("[alerts]\nx = 1\n")
+    data = load_config(cfg)
+    assert section(data, "alerts") == {"x": 1}
+    assert section(data, "code") == {}
+
+
+def _rsimeter(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rsimeter.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_report_on_an_empty_store_writes_a_self_contained_page(tmp_path: Path):
+    res = _rsimeter("report", "--out", "out", "--store", "e.duckdb", "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    payload = json.loads(res.stdout)
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert payload["report"].endswith("index.html")
+    assert "No evidence" in page
+    assert "cdn" not in page.lower().split("<body>")[0].split("<script>")[0]
+
+
+def test_store_export_json_lists_tables(tmp_path: Path):
+    res = _rsimeter("store", "export", "--out", "pq", "--store", "e.duckdb", "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    payload = json.loads(res.stdout)
+    assert "meta" not in payload["tables"]
+
+
+def test_user_errors_print_one_line_without_traceback(tmp_path: Path):
+    (tmp_path / "e.duckdb").write_text("not a database")
+    res = _rsimeter("report", "--store", "e.duckdb", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "error:" in res.stderr and "Traceback" not in res.stderr
