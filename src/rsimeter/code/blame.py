@@ -69,10 +69,19 @@ def text_files(git_dir: str, rev: str) -> list[str]:
     """Paths of text files at rev (binary files have no lines to blame)."""
     empty = safe_git(["hash-object", "-t", "tree", "/dev/null"], git_dir, 30).stdout
     out = safe_git(
-        ["diff", "--numstat", "-z", "--no-renames", "--no-textconv", "--no-ext-diff",
-         empty.decode().strip(), rev, "--"],
+        [
+            "diff",
+            "--numstat",
+            "-z",
+            "--no-renames",
+            "--no-textconv",
+            "--no-ext-diff",
+            empty.decode().strip(),
+            rev,
+            "--",
+        ],
         git_dir,
-    ).stdout  # fmt: skip
+    ).stdout
     files = []
     for tok in out.split(b"\x00"):
         parts = tok.split(b"\t", 2)
@@ -105,8 +114,11 @@ def blame_share(
         rev = rev_range or tip
         try:
             tip_rev = rev.split("..", 1)[1] if rev_range else rev
-            files = [f for f in text_files(git_dir, tip_rev)
-                     if all_files or clf.is_ai_dev(clf.category(f))]  # fmt: skip
+            files = [
+                f
+                for f in text_files(git_dir, tip_rev)
+                if all_files or clf.is_ai_dev(clf.category(f))
+            ]
             counts: Counter[str] = Counter()
             boundary: set[str] = set()
             for f in files:

@@ -26,7 +26,9 @@ def _code_config(config: Any) -> dict[str, Any]:
 
 @app.command()
 def mine(
-    repos: Annotated[list[str], typer.Argument(help="Local paths (work tree or bare) or clone URLs.")],
+    repos: Annotated[
+        list[str], typer.Argument(help="Local paths (work tree or bare) or clone URLs.")
+    ],
     branch: Annotated[
         str | None, typer.Option("--branch", help="Branch to mine (default: HEAD).")
     ] = None,
@@ -46,9 +48,12 @@ def mine(
     from rsimeter.store import Store
 
     cfg = _code_config(config)
-    with Store.open(store) as s, Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
-    ) as bar:
+    with (
+        Store.open(store) as s,
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
+        ) as bar,
+    ):
         task = bar.add_task("mining", total=None)
 
         def tick(repo: str, n: int) -> None:
@@ -81,14 +86,20 @@ def _date(value: str | None) -> date | None:
 @app.command()
 def stats(
     period: Annotated[str, typer.Option("--period", help="month or quarter.")] = "quarter",
-    since: Annotated[str | None, typer.Option("--since", help="Only changes landed on or after "
-                                              "this date (YYYY-MM-DD).")] = None,  # fmt: skip
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only changes landed on or after this date (YYYY-MM-DD)."),
+    ] = None,
     ai_dev_only: Annotated[
         bool, typer.Option("--ai-dev-only", help="Restrict the headline to AI-development files.")
     ] = False,
     baseline: Annotated[
-        str, typer.Option("--baseline", help="Baseline for output per engineer (2024, 2024Q1, "
-                          "2024-03, or YYYY-MM-DD..YYYY-MM-DD).")  # fmt: skip
+        str,
+        typer.Option(
+            "--baseline",
+            help="Baseline for output per engineer (2024, 2024Q1, "
+            "2024-03, or YYYY-MM-DD..YYYY-MM-DD).",
+        ),
     ] = "2024",
     repo: Annotated[
         list[str] | None, typer.Option("--repo", help="Only this repository id (repeatable).")
@@ -117,12 +128,19 @@ def stats(
     cfg = _code_config(config)
     with Store.open(store) as s:
         result = compute_stats(
-            s, period=period, since=_date(since), ai_dev_only=ai_dev_only,
-            baseline=baseline, repos=repo or None,
-        )  # fmt: skip
+            s,
+            period=period,
+            since=_date(since),
+            ai_dev_only=ai_dev_only,
+            baseline=baseline,
+            repos=repo or None,
+        )
         if blame:
             result.blame = blame_share(
-                s, rev_range=rev_range, repos=repo or None, all_files=all_files,
+                s,
+                rev_range=rev_range,
+                repos=repo or None,
+                all_files=all_files,
                 paths=cfg.get("paths"),
-            )  # fmt: skip
+            )
     render(result, json_)

@@ -22,13 +22,37 @@ from rsimeter.code.signatures import Registry, load_signatures
 BATCH = 2000
 
 COMMIT_COLUMNS = (
-    "sha", "author_name", "author_email", "committer_email", "authored_at", "committed_at",
-    "parents", "is_merge", "mainline", "attribution", "tool", "evidence", "author_is_agent",
-    "committer_is_bot", "files", "binary_files", "lines_added", "lines_deleted",
-    "ai_dev_files", "ai_dev_lines_added", "message_utf8",
-)  # fmt: skip
+    "sha",
+    "author_name",
+    "author_email",
+    "committer_email",
+    "authored_at",
+    "committed_at",
+    "parents",
+    "is_merge",
+    "mainline",
+    "attribution",
+    "tool",
+    "evidence",
+    "author_is_agent",
+    "committer_is_bot",
+    "files",
+    "binary_files",
+    "lines_added",
+    "lines_deleted",
+    "ai_dev_files",
+    "ai_dev_lines_added",
+    "message_utf8",
+)
 FILE_COLUMNS = (
-    "sha", "path", "old_path", "category", "ai_dev", "lines_added", "lines_deleted", "is_binary"
+    "sha",
+    "path",
+    "old_path",
+    "category",
+    "ai_dev",
+    "lines_added",
+    "lines_deleted",
+    "is_binary",
 )
 
 
@@ -82,12 +106,23 @@ class HistoryPass:
 
         nonce = secrets.token_hex(8).encode()
         start, end = b"\x1e" + nonce, b"\x1f" + nonce + b"\x1f"
-        fmt = f"%x1e{nonce.decode()}%H%x00%P%x00%an%x00%ae%x00%ce%x00%at%x00%ct%x00%B%x1f{nonce.decode()}%x1f"
+        tag = nonce.decode()
+        fields = "%H%x00%P%x00%an%x00%ae%x00%ce%x00%at%x00%ct%x00%B"
+        fmt = f"%x1e{tag}{fields}%x1f{tag}%x1f"
         args = [
-            "log", "-z", "--numstat", "--no-color", "--no-textconv", "--no-ext-diff",
-            "--no-mailmap", "--no-show-signature", "--encoding=UTF-8", f"--format={fmt}",
-            "--end-of-options", *rng,
-        ]  # fmt: skip
+            "log",
+            "-z",
+            "--numstat",
+            "--no-color",
+            "--no-textconv",
+            "--no-ext-diff",
+            "--no-mailmap",
+            "--no-show-signature",
+            "--encoding=UTF-8",
+            f"--format={fmt}",
+            "--end-of-options",
+            *rng,
+        ]
         status, chunks = stream_git(args, spec.git_dir, spec.timeout)
         rows: list[tuple[Any, ...]] = []
         files: list[tuple[Any, ...]] = []
@@ -98,14 +133,16 @@ class HistoryPass:
             buf = parts.pop()
             for rec in parts:
                 if rec:
-                    self._record(rec, end, mainline, registry, classifier, rows, files,
-                                 side_parents, merges)  # fmt: skip
+                    self._record(
+                        rec, end, mainline, registry, classifier, rows, files, side_parents, merges
+                    )
             if len(rows) >= spec.batch:
                 yield _batch(rows, files)
                 rows, files = [], []
         if status.error is None and buf:
-            self._record(buf, end, mainline, registry, classifier, rows, files,
-                         side_parents, merges)  # fmt: skip
+            self._record(
+                buf, end, mainline, registry, classifier, rows, files, side_parents, merges
+            )
         elif status.error is not None:
             self.errors.append(f"history read stopped early: {status.error}")
         if rows:
@@ -181,13 +218,31 @@ class HistoryPass:
                     dev_added += a or 0
                 files.append((sha, path, old, cat, dev, a, d, a is None))
         self.commits += 1
-        rows.append((
-            sha, an.decode("utf-8", "replace"), author_email, committer_email,
-            _ts(at), _ts(ct), len(parents), is_merge, is_main, attr.cls, attr.tool,
-            attr.evidence or None, attr.cls == AGENT_AUTHORED,
-            registry.tool_of_email(committer_email) is not None or _is_bot(committer_email),
-            n_files, n_bin, added, deleted, dev_files, dev_added, utf8,
-        ))  # fmt: skip
+        rows.append(
+            (
+                sha,
+                an.decode("utf-8", "replace"),
+                author_email,
+                committer_email,
+                _ts(at),
+                _ts(ct),
+                len(parents),
+                is_merge,
+                is_main,
+                attr.cls,
+                attr.tool,
+                attr.evidence or None,
+                attr.cls == AGENT_AUTHORED,
+                registry.tool_of_email(committer_email) is not None or _is_bot(committer_email),
+                n_files,
+                n_bin,
+                added,
+                deleted,
+                dev_files,
+                dev_added,
+                utf8,
+            )
+        )
 
 
 def _numstat(stats: bytes) -> Iterator[tuple[str, str | None, int | None, int | None]]:

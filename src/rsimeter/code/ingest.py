@@ -175,7 +175,9 @@ def resolve(source: str, cache: Path, branch: str | None = None, timeout: float 
     tip = head.stdout.decode("ascii", "replace").strip()
     name = branch
     if name is None:
-        sym = safe_git(["symbolic-ref", "--quiet", "--short", "HEAD"], git_dir, timeout, check=False)
+        sym = safe_git(
+            ["symbolic-ref", "--quiet", "--short", "HEAD"], git_dir, timeout, check=False
+        )
         name = sym.stdout.decode("utf-8", "replace").strip() or None
     shallow = (
         safe_git(["rev-parse", "--is-shallow-repository"], git_dir, timeout).stdout.strip()
@@ -323,9 +325,11 @@ def mine(
         since = _prepare(store, spec, classifier.fingerprint(), rules, result.problems)
         if spec.shallow:
             result.problems.add(
-                spec.source, None, "shallow clone: history before the graft is missing; "
-                "mined what is present", "shallow",
-            )  # fmt: skip
+                spec.source,
+                None,
+                "shallow clone: history before the graft is missing; mined what is present",
+                "shallow",
+            )
         if since == spec.tip:
             total = _count(store, rid)
             result.repos.append(RepoOutcome(rid, spec.source, "up to date", 0, total))
@@ -334,8 +338,9 @@ def mine(
         jobs.append(_Job(spec, since, sigs, rules, timeout))
 
     if dask_address:
-        for job, mined in zip(jobs, parallel_map(_mine_remote, jobs, dask_address=dask_address),
-                              strict=True):  # fmt: skip
+        for job, mined in zip(
+            jobs, parallel_map(_mine_remote, jobs, dask_address=dask_address), strict=True
+        ):
             writer = _Writer(store, job.spec.repo_id, show_identities)
             step = 2000
             for i in range(0, len(mined.commits), step):
@@ -380,9 +385,11 @@ def _prepare(
         )
         if anc.returncode != 0:
             problems.add(
-                spec.source, None, "history was rewritten since the last run; mined again "
-                "from scratch", "rewritten",
-            )  # fmt: skip
+                spec.source,
+                None,
+                "history was rewritten since the last run; mined again from scratch",
+                "rewritten",
+            )
             with store.transaction():
                 store.execute("DELETE FROM code_files WHERE repo_id = ?", [spec.repo_id])
                 store.execute("DELETE FROM code_commits WHERE repo_id = ?", [spec.repo_id])
@@ -456,16 +463,25 @@ def _finish(
             con.execute(
                 "UPDATE code_repos SET tip = ?, branch = ?, shallow = ?, mined_at = ?, "
                 "git_dir = ? WHERE repo_id = ?",
-                [spec.tip, spec.branch, spec.shallow, datetime.now(UTC).replace(tzinfo=None),
-                 spec.git_dir, rid],
-            )  # fmt: skip
+                [
+                    spec.tip,
+                    spec.branch,
+                    spec.shallow,
+                    datetime.now(UTC).replace(tzinfo=None),
+                    spec.git_dir,
+                    rid,
+                ],
+            )
     for err in errors:
         result.problems.add(spec.source, None, err, "unreadable")
     if non_utf8:
         result.problems.add(
-            spec.source, None, f"{non_utf8} commit message(s) were not valid UTF-8; "
-            "decoded with replacement characters", "encoding",
-        )  # fmt: skip
+            spec.source,
+            None,
+            f"{non_utf8} commit message(s) were not valid UTF-8; "
+            "decoded with replacement characters",
+            "encoding",
+        )
     status = "partial" if errors else "mined"
     note = "; ".join(errors)
     result.repos.append(
@@ -489,5 +505,6 @@ def mine_default(store: Store, path: Path | None = None) -> MineResult | None:
     from rsimeter.config import load_config, section
 
     cfg = section(load_config(), "code")
-    return mine(store, [root or str(where)], signatures=cfg.get("signatures"),
-                paths=cfg.get("paths"))  # fmt: skip
+    return mine(
+        store, [root or str(where)], signatures=cfg.get("signatures"), paths=cfg.get("paths")
+    )

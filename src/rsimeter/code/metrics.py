@@ -114,7 +114,9 @@ def _seed(*parts: str) -> int:
 
 
 # -- per period ---------------------------------------------------------------
-def period_stats(df: pd.DataFrame, period: str, *, ai_dev_only: bool = False) -> list[dict[str, Any]]:
+def period_stats(
+    df: pd.DataFrame, period: str, *, ai_dev_only: bool = False
+) -> list[dict[str, Any]]:
     """One dict per period with counts and shares (the ``periods`` list of --json)."""
     if df.empty:
         return []
@@ -125,9 +127,15 @@ def period_stats(df: pd.DataFrame, period: str, *, ai_dev_only: bool = False) ->
     d["period"] = period_labels(d["landed_at"], period)
     out = []
     for label, g in d.groupby("period", sort=True):
-        out.append({"period": str(label), **_block(g, str(label), "lines_added"),
-                    "ai_dev": _block(g[g["ai_dev_files"] > 0], str(label) + "dev",
-                                     "ai_dev_lines_added")})  # fmt: skip
+        out.append(
+            {
+                "period": str(label),
+                **_block(g, str(label), "lines_added"),
+                "ai_dev": _block(
+                    g[g["ai_dev_files"] > 0], str(label) + "dev", "ai_dev_lines_added"
+                ),
+            }
+        )
     return out
 
 
@@ -156,7 +164,7 @@ def tool_mix(df: pd.DataFrame) -> list[dict[str, Any]]:
     if t.empty:
         return []
     ai_total = int(df["ai"].sum())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (tool, cls), g in t.groupby(["tool", "attribution"], sort=False):
         rows.append(
             {
@@ -225,8 +233,11 @@ def per_engineer(
 ) -> dict[str, Any]:
     """Lines landed per active engineer per day, per period, and its ratio to the baseline."""
     b_lo, b_hi = period_bounds(baseline)
-    result: dict[str, Any] = {"baseline": baseline, "definition": "lines added by landed "
-        "changes / active engineers / days of the period covered by the history"}  # fmt: skip
+    result: dict[str, Any] = {
+        "baseline": baseline,
+        "definition": "lines added by landed "
+        "changes / active engineers / days of the period covered by the history",
+    }
     if df.empty:
         return {**result, "baseline_engineers": 0, "periods": []}
     data_lo = df["landed_at"].min().date()
@@ -255,12 +266,18 @@ def per_engineer(
         }
         if base.n and out.n:
             with np.errstate(invalid="ignore", divide="ignore"):
-                row["ratio_mean"] = _est(out.mean() / base.mean(), pm / bm, out.n,
-                                         "ratio of means, bootstrap over engineers")  # fmt: skip
+                row["ratio_mean"] = _est(
+                    out.mean() / base.mean(),
+                    pm / bm,
+                    out.n,
+                    "ratio of means, bootstrap over engineers",
+                )
                 row["ratio_median"] = _est(
                     out.median() / base.median() if base.median() > 0 else math.nan,
-                    pmed / bmed, out.n, "ratio of medians, bootstrap over engineers",
-                )  # fmt: skip
+                    pmed / bmed,
+                    out.n,
+                    "ratio of medians, bootstrap over engineers",
+                )
         else:
             reason = f"no engineers in baseline {baseline}" if not base.n else "no engineers"
             row["ratio_mean"] = Estimate.missing(reason).to_dict()
@@ -346,16 +363,44 @@ def inflections(series: dict[str, tuple[list[str], np.ndarray, str]]) -> list[In
             before, after = y[edges[j] : b], y[b : edges[j + 2]]
             diff = float(after.mean() - before.mean())
             se = math.sqrt(before.var(ddof=1) / len(before) + after.var(ddof=1) / len(after))
-            est = Estimate(diff, diff - 1.96 * se, diff + 1.96 * se, 0.95,
-                           len(before) + len(after), "difference of segment means, normal")  # fmt: skip
+            est = Estimate(
+                diff,
+                diff - 1.96 * se,
+                diff + 1.96 * se,
+                0.95,
+                len(before) + len(after),
+                "difference of segment means, normal",
+            )
             if scale == "log":
-                est = Estimate(math.exp(est.value), math.exp(est.low), math.exp(est.high),
-                               0.95, est.n, "ratio of segment geometric means, normal on log")  # fmt: skip
-                found.append(Inflection(metric, labs[b], float(np.exp(before.mean())),
-                                        float(np.exp(after.mean())), est, "ratio"))  # fmt: skip
+                est = Estimate(
+                    math.exp(est.value),
+                    math.exp(est.low),
+                    math.exp(est.high),
+                    0.95,
+                    est.n,
+                    "ratio of segment geometric means, normal on log",
+                )
+                found.append(
+                    Inflection(
+                        metric,
+                        labs[b],
+                        float(np.exp(before.mean())),
+                        float(np.exp(after.mean())),
+                        est,
+                        "ratio",
+                    )
+                )
             else:
-                found.append(Inflection(metric, labs[b], float(before.mean()),
-                                        float(after.mean()), est, "difference"))  # fmt: skip
+                found.append(
+                    Inflection(
+                        metric,
+                        labs[b],
+                        float(before.mean()),
+                        float(after.mean()),
+                        est,
+                        "difference",
+                    )
+                )
     return found
 
 
@@ -392,19 +437,24 @@ class CodeStats:
 def summarise(df: pd.DataFrame, period: str, baseline: str, ai_dev_only: bool) -> dict[str, Any]:
     """periods, tools, per_engineer and inflections for one frame of changes."""
     periods = period_stats(df, period, ai_dev_only=ai_dev_only)
-    src = df[df["ai_dev_files"] > 0].assign(lines_added=lambda x: x["ai_dev_lines_added"]) \
-        if ai_dev_only and not df.empty else df  # fmt: skip
+    src = (
+        df[df["ai_dev_files"] > 0].assign(lines_added=lambda x: x["ai_dev_lines_added"])
+        if ai_dev_only and not df.empty
+        else df
+    )
     pe = per_engineer(src, period, baseline)
     labels = [p["period"] for p in periods]
     share = np.array([_val(p["ai_line_share"]) for p in periods])
     cshare = np.array([_val(p["ai_change_share"]) for p in periods])
     out_by = {r["period"]: _val(r["mean"]) for r in pe["periods"]}
     output = np.array([out_by.get(lab, math.nan) for lab in labels])
-    found = inflections({
-        "ai_line_share": (labels, share, "share"),
-        "ai_change_share": (labels, cshare, "share"),
-        "output_per_engineer": (labels, output, "log"),
-    })  # fmt: skip
+    found = inflections(
+        {
+            "ai_line_share": (labels, share, "share"),
+            "ai_change_share": (labels, cshare, "share"),
+            "output_per_engineer": (labels, output, "log"),
+        }
+    )
     return {
         "changes": len(src),
         "periods": periods,

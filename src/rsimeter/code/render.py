@@ -36,26 +36,52 @@ def render_stats(stats: CodeStats) -> Group:
     """Tables: AI shares per period, per-engineer output, tool mix, inflections, blame."""
     p = stats.pooled
     scope = " (AI-development files only)" if stats.ai_dev_only else ""
-    t = Table(title=f"AI authorship per {stats.period}{scope}, pooled over {len(stats.repos)} "
-                    "repositories (95% intervals)")  # fmt: skip
-    for col in ("period", "changes", "AI", "AI change share", "lines added", "AI line share",
-                "AI-dev lines", "AI share of AI-dev lines", "review applied"):  # fmt: skip
+    t = Table(
+        title=f"AI authorship per {stats.period}{scope}, pooled over {len(stats.repos)} "
+        "repositories (95% intervals)"
+    )
+    for col in (
+        "period",
+        "changes",
+        "AI",
+        "AI change share",
+        "lines added",
+        "AI line share",
+        "AI-dev lines",
+        "AI share of AI-dev lines",
+        "review applied",
+    ):
         t.add_column(col, justify="right" if col != "period" else "left")
     for r in p["periods"]:
-        t.add_row(r["period"], str(r["changes"]), str(r["ai_changes"]),
-                  pct(r["ai_change_share"]), str(r["lines_added"]), pct(r["ai_line_share"]),
-                  str(r["ai_dev"]["lines_added"]), pct(r["ai_dev"]["ai_line_share"]),
-                  str(r["ai_review_applied"]))  # fmt: skip
+        t.add_row(
+            r["period"],
+            str(r["changes"]),
+            str(r["ai_changes"]),
+            pct(r["ai_change_share"]),
+            str(r["lines_added"]),
+            pct(r["ai_line_share"]),
+            str(r["ai_dev"]["lines_added"]),
+            pct(r["ai_dev"]["ai_line_share"]),
+            str(r["ai_review_applied"]),
+        )
     parts: list[Any] = [t]
     pe = p["per_engineer"]
     if pe.get("periods"):
-        e = Table(title=f"Lines landed per active engineer per day (baseline {pe['baseline']}: "
-                        f"mean {num(pe.get('baseline_mean'))})")  # fmt: skip
+        e = Table(
+            title=f"Lines landed per active engineer per day (baseline {pe['baseline']}: "
+            f"mean {num(pe.get('baseline_mean'))})"
+        )
         for col in ("period", "engineers", "mean", "median", "ratio (mean)", "ratio (median)"):
             e.add_column(col, justify="right" if col != "period" else "left")
         for r in pe["periods"]:
-            e.add_row(r["period"], str(r["engineers"]), num(r["mean"], 1), num(r["median"], 1),
-                      num(r["ratio_mean"]), num(r["ratio_median"]))  # fmt: skip
+            e.add_row(
+                r["period"],
+                str(r["engineers"]),
+                num(r["mean"], 1),
+                num(r["median"], 1),
+                num(r["ratio_mean"]),
+                num(r["ratio_median"]),
+            )
         parts.append(e)
     if p["tools"]:
         tt = Table(title="Tool mix")
@@ -67,12 +93,20 @@ def render_stats(stats: CodeStats) -> Group:
     for f in p["inflections"]:
         c = f["change"]
         size = num(c, 3) if f["scale"] == "difference" else f"x{num(c)}"
-        parts.append(Text(f"inflection: {f['metric']} from {f['period']}: "
-                          f"{f['before']:.3g} -> {f['after']:.3g} (change {size})"))  # fmt: skip
+        parts.append(
+            Text(
+                f"inflection: {f['metric']} from {f['period']}: "
+                f"{f['before']:.3g} -> {f['after']:.3g} (change {size})"
+            )
+        )
     if stats.blame is not None:
         b = stats.blame
-        parts.append(Text(f"blame ({b['scope']}, {b['rev']}): {b['ai_lines']} of {b['lines']} "
-                          f"lines last changed by AI-signed commits: {pct(b['ai_line_share'])}"))  # fmt: skip
+        parts.append(
+            Text(
+                f"blame ({b['scope']}, {b['rev']}): {b['ai_lines']} of {b['lines']} "
+                f"lines last changed by AI-signed commits: {pct(b['ai_line_share'])}"
+            )
+        )
     if not p["periods"]:
         parts.append(Text("No mined changes in the store (run `rsimeter code mine REPO`)."))
     return Group(*parts)
