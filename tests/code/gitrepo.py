@@ -77,7 +77,9 @@ class RepoBuilder:
         for path in deletes:
             out.append(f'D "{path}"\n'.encode())
         for path, content in (files or {}).items():
-            out.append(f'M 100644 inline "{path}"\ndata {len(content)}\n'.encode() + content + b"\n")
+            out.append(
+                f'M 100644 inline "{path}"\ndata {len(content)}\n'.encode() + content + b"\n"
+            )
         self.chunks.append(b"".join(out) + b"\n")
         self.tips[branch] = mark
         return mark

@@ -136,9 +136,9 @@ class HistoryPass:
                     self._record(
                         rec, end, mainline, registry, classifier, rows, files, side_parents, merges
                     )
-            if len(rows) >= spec.batch:
-                yield _batch(rows, files)
-                rows, files = [], []
+                if len(rows) >= spec.batch:
+                    yield _batch(rows, files)
+                    rows, files = [], []
         if status.error is None and buf:
             self._record(
                 buf, end, mainline, registry, classifier, rows, files, side_parents, merges
