@@ -39,52 +39,88 @@ def build_truth(path: Path, *, bare: bool = False) -> Truth:
     """
     b = RepoBuilder()
     m = {}
-    m["c1"] = b.commit("Add training loop", files={"train/train.py": lines(10, "t")},
-                       author=ALICE, when=ts("2024-01-05"))  # fmt: skip
+    m["c1"] = b.commit(
+        "Add training loop",
+        files={"train/train.py": lines(10, "t")},
+        author=ALICE,
+        when=ts("2024-01-05"),
+    )
     m["c2"] = b.commit(
         "Add model\n\nCo-authored-by: Claude <noreply@anthropic.com>\n",
-        files={"models/gpt.py": lines(20, "m")}, author=ALICE, when=ts("2024-01-10"),
-    )  # fmt: skip
+        files={"models/gpt.py": lines(20, "m")},
+        author=ALICE,
+        when=ts("2024-01-10"),
+    )
     m["c3"] = b.commit(
         "Docs\n\nCo-authored-by: Claude Monet <claude.monet@example.org>\n",
-        files={"README.md": lines(5, "r")}, author=CLAUDE_HUMAN, when=ts("2024-01-15"),
-    )  # fmt: skip
-    m["c4"] = b.commit("Add eval", files={"evals/e.py": lines(4, "e")}, author=COPILOT,
-                       committer=GITHUB, when=ts("2024-01-20"))  # fmt: skip
+        files={"README.md": lines(5, "r")},
+        author=CLAUDE_HUMAN,
+        when=ts("2024-01-15"),
+    )
+    m["c4"] = b.commit(
+        "Add eval",
+        files={"evals/e.py": lines(4, "e")},
+        author=COPILOT,
+        committer=GITHUB,
+        when=ts("2024-01-20"),
+    )
     m["c5"] = b.commit(
         "Feature (#12) * wip * tests Co-authored-by: Cursor Agent <cursoragent@cursor.com> * done",
-        files={"data/load.py": lines(6, "d")}, author=BOB, when=ts("2024-02-03"),
-    )  # fmt: skip
+        files={"data/load.py": lines(6, "d")},
+        author=BOB,
+        when=ts("2024-02-03"),
+    )
     m["c6"] = b.commit(
         "Apply suggestion\n\nCo-authored-by: coderabbitai[bot] "
         "<136622811+coderabbitai[bot]@users.noreply.github.com>\n",
-        files={"lib/util.py": lines(3, "u")}, author=BOB, when=ts("2024-02-10"),
-    )  # fmt: skip
+        files={"lib/util.py": lines(3, "u")},
+        author=BOB,
+        when=ts("2024-02-10"),
+    )
     m["f1"] = b.commit(
         "Optimiser\n\nAmp-Thread-ID: https://ampcode.com/threads/T-1\n",
-        files={"train/opt.py": lines(7, "o")}, author=CAROL, when=ts("2024-02-20"),
-        branch="feature", parent=m["c6"],
-    )  # fmt: skip
-    m["f2"] = b.commit("Guide", files={"docs/guide.md": lines(2, "g")}, author=CAROL,
-                       when=ts("2024-02-25"), branch="feature")  # fmt: skip
-    m["c7"] = b.commit("Run script", files={"scripts/run.sh": lines(1, "s")}, author=ALICE,
-                       when=ts("2024-03-02"))  # fmt: skip
+        files={"train/opt.py": lines(7, "o")},
+        author=CAROL,
+        when=ts("2024-02-20"),
+        branch="feature",
+        parent=m["c6"],
+    )
+    m["f2"] = b.commit(
+        "Guide",
+        files={"docs/guide.md": lines(2, "g")},
+        author=CAROL,
+        when=ts("2024-02-25"),
+        branch="feature",
+    )
+    m["c7"] = b.commit(
+        "Run script", files={"scripts/run.sh": lines(1, "s")}, author=ALICE, when=ts("2024-03-02")
+    )
     m["m1"] = b.commit(
         "Merge branch 'feature'",
         files={"train/opt.py": lines(7, "o"), "docs/guide.md": lines(2, "g")},
-        author=ALICE, when=ts("2024-03-05"), merge=(m["f2"],),
-    )  # fmt: skip
+        author=ALICE,
+        when=ts("2024-03-05"),
+        merge=(m["f2"],),
+    )
     m["c8"] = b.commit(
-        "Rename trainer", renames=(("train/train.py", "train/trainer.py"),),
-        files={"train/trainer.py": lines(10, "t") + b"t extra\n"}, author=ALICE,
+        "Rename trainer",
+        renames=(("train/train.py", "train/trainer.py"),),
+        files={"train/trainer.py": lines(10, "t") + b"t extra\n"},
+        author=ALICE,
         when=ts("2024-03-10"),
-    )  # fmt: skip
-    m["c9"] = b.commit("Logo", files={"assets/logo.png": bytes(range(256)) * 4}, author=ALICE,
-                       when=ts("2024-03-15"))  # fmt: skip
+    )
+    m["c9"] = b.commit(
+        "Logo",
+        files={"assets/logo.png": bytes(range(256)) * 4},
+        author=ALICE,
+        when=ts("2024-03-15"),
+    )
     m["c10"] = b.commit(
-        "Caf\xe9 fix".encode("latin-1"), files={"lib/util.py": lines(3, "u") + lines(2, "v")},
-        author=ALICE, when=ts("2024-03-20"),
-    )  # fmt: skip
+        "Caf\xe9 fix".encode("latin-1"),
+        files={"lib/util.py": lines(3, "u") + lines(2, "v")},
+        author=ALICE,
+        when=ts("2024-03-20"),
+    )
     b.build(path, bare=bare)
     return Truth(path, m)
 
