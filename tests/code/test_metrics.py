@@ -107,7 +107,7 @@ def test_blame_range_counts_only_lines_changed_in_range(store: Store, truth: Tru
 
 
 def test_blame_range_rejects_option_injection(store: Store) -> None:
-    with pytest.raises(RsimeterError, match="use A..B"):
+    with pytest.raises(RsimeterError, match=r"use A\.\.B"):
         blame_share(store, rev_range="--output=/tmp/x..HEAD")
 
 
