@@ -19,7 +19,8 @@ HUMAN = "human"
 CLASSES = (AGENT_AUTHORED, AI_COAUTHORED, AI_REVIEW_APPLIED, HUMAN)
 AI_SIGNED = (AGENT_AUTHORED, AI_COAUTHORED)
 
-_COAUTHOR = re.compile(r"co-authored-by:[ \t]*([^<\n\r]{0,200}?)[ \t]*<([^<>\s]{1,320})>", re.I)
+# Matched on the lower-cased message (faster than re.I); e-mails compare lower-cased.
+_COAUTHOR = re.compile(r"co-authored-by:[ \t]*[^<\n\r]{0,200}?[ \t]*<([^<>\s]{1,320})>")
 _ASSISTED = re.compile(
     r"assisted-by:[ \t]*(?:([^<>\n\r:]{1,60}?)[ \t]*<([^<>\s]{1,320})>|"
     r"([A-Za-z0-9_. \-]{1,60}?):([^\s,;]{1,100}))",
@@ -60,27 +61,29 @@ def attribute(
 
     lower = message.lower()
     if "co-authored-by" in lower:
-        for m in _COAUTHOR.finditer(message):
-            tool = registry.tool_of_email(m.group(2))
+        same = len(lower) == len(message)
+        for m in _COAUTHOR.finditer(lower):
+            tool = registry.tool_of_email(m.group(1))
             if tool is None:
                 continue
+            text = message[m.start() : m.end()] if same else m.group(0)
             if registry.kind(tool) == "agent":
-                return Attribution(AI_COAUTHORED, tool, _clip(m.group(0)))
+                return Attribution(AI_COAUTHORED, tool, _clip(text))
             if review is None:
-                review = Attribution(AI_REVIEW_APPLIED, tool, _clip(m.group(0)))
+                review = Attribution(AI_REVIEW_APPLIED, tool, _clip(text))
     if registry.footer_re is not None:
-        m2 = registry.footer_re.search(message)
+        m2 = registry.footer_re.search(lower)
         if m2:
-            tool = registry.footers[m2.group(0).lower()]
-            found = Attribution(AI_COAUTHORED, tool, _clip(_line_of(message, m2.start())))
+            tool = registry.footers[m2.group(0)]
+            found = Attribution(AI_COAUTHORED, tool, _clip(_line_of(message, lower, m2.start())))
             if registry.kind(tool) == "agent":
                 return found
     if registry.trailer_key_re is not None:
-        m3 = registry.trailer_key_re.search(message)
+        m3 = registry.trailer_key_re.search(lower)
         if m3:
-            tool = registry.trailer_keys[m3.group(1).lower()]
+            tool = registry.trailer_keys[m3.group(1)]
             if registry.kind(tool) == "agent":
-                return Attribution(AI_COAUTHORED, tool, _clip(_line_of(message, m3.start())))
+                return Attribution(AI_COAUTHORED, tool, _clip(_line_of(message, lower, m3.start())))
     if "assisted-by" in lower:
         for m4 in _ASSISTED.finditer(message):
             if m4.group(2) is not None:  # "Assisted-by: Name <email>": the e-mail decides
@@ -98,7 +101,10 @@ def attribute(
     return review or HUMAN_ATTRIBUTION
 
 
-def _line_of(text: str, pos: int) -> str:
+def _line_of(message: str, lower: str, pos: int) -> str:
+    # Lower-casing can change the length of a few characters; positions then refer to
+    # the lower-cased text.
+    text = message if len(message) == len(lower) else lower
     start = text.rfind("\n", 0, pos) + 1
     end = text.find("\n", pos)
     return text[start : end if end >= 0 else len(text)].strip()

@@ -10,8 +10,7 @@ under ``[code.paths]`` in rsimeter.toml.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -110,6 +109,7 @@ DEFAULT_RULES: dict[str, list[str]] = {
     ],
 }
 DEFAULT_AI_DEV = ("training", "data", "evaluation", "model")
+_CACHE_MAX = 200_000
 
 
 class PathsConfig(BaseModel):
@@ -125,14 +125,28 @@ class PathsConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Classifier:
-    """Compiled path rules; ``category(path)`` is cached per path."""
+    """Compiled path rules; ``category(path)`` is cached per path (bounded)."""
 
     patterns: tuple[tuple[str, re.Pattern[str]], ...]
     ai_dev: frozenset[str]
+    _cache: dict[str, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def category(self, path: str) -> str:
         """The category of one repository path."""
-        return _category(self, path)
+        cat = self._cache.get(path)
+        if cat is None:
+            cat = self._match(path)
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[path] = cat
+        return cat
+
+    def _match(self, path: str) -> str:
+        p = "/" + path.lower()
+        for cat, rx in self.patterns:
+            if rx.match(p):
+                return cat
+        return "other"
 
     def is_ai_dev(self, category: str) -> bool:
         return category in self.ai_dev
@@ -141,15 +155,6 @@ class Classifier:
         """A text that changes whenever the rules change (stored with mined rows)."""
         body = ";".join(f"{c}={p.pattern}" for c, p in self.patterns)
         return body + "|ai_dev=" + ",".join(sorted(self.ai_dev))
-
-
-@lru_cache(maxsize=200_000)
-def _category(clf: Classifier, path: str) -> str:
-    p = "/" + path.lower()
-    for cat, rx in clf.patterns:
-        if rx.match(p):
-            return cat
-    return "other"
 
 
 def glob_regex(glob: str) -> str:

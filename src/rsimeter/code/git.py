@@ -9,6 +9,7 @@ Long outputs are streamed, never read whole into memory.
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import tempfile
 import threading
@@ -20,6 +21,7 @@ from rsimeter.errors import RsimeterError
 
 DEFAULT_TIMEOUT = 600.0
 NETWORK_PROTOCOLS = "https:http:ssh:git:file"
+_QUEUE_CHUNKS = 256  # x 64 KiB: how far git may run ahead of the parser
 
 _HARDENING = (
     "-c",
@@ -189,18 +191,51 @@ def _chunks(status: GitStream, chunk_size: int) -> Iterator[bytes]:
     timer = threading.Timer(status.timeout, _kill)
     timer.daemon = True
     timer.start()
+    # A reader thread keeps git's pipe drained so git never waits on the parser; the
+    # bounded queue caps how far it may run ahead (memory stays flat).
+    q: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+    stop = threading.Event()
+    out = proc.stdout
+
+    def _pump() -> None:
+        read = out.read1 if hasattr(out, "read1") else out.read
+        try:
+            while not stop.is_set():
+                chunk = read(chunk_size)
+                if not chunk:
+                    break
+                while not stop.is_set():
+                    try:
+                        q.put(chunk, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        except (OSError, ValueError):
+            pass
+        finally:
+            while True:
+                try:
+                    q.put(None, timeout=0.2)
+                    break
+                except queue.Full:
+                    if stop.is_set():
+                        break
+
+    pump = threading.Thread(target=_pump, daemon=True)
+    pump.start()
     try:
-        read = proc.stdout.read1 if hasattr(proc.stdout, "read1") else proc.stdout.read
         while True:
-            chunk = read(chunk_size)
-            if not chunk:
+            item = q.get()
+            if item is None:
                 break
-            yield chunk
+            yield item
     finally:
+        stop.set()
         timer.cancel()
         if proc.poll() is None:
             proc.kill()
-        proc.stdout.close()
+        pump.join(timeout=5)
+        out.close()
         status.returncode = proc.wait()
         reader.join(timeout=5)
         status.stderr = b"".join(err_parts)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
@@ -40,9 +42,15 @@ class Signature(BaseModel):
 
 
 def shipped_signatures() -> dict[str, dict[str, Any]]:
-    """The raw entries of the shipped signatures.yaml."""
+    """The raw entries of the shipped signatures.yaml (a fresh copy each call)."""
+    return copy.deepcopy(_shipped())
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> dict[str, dict[str, Any]]:
     text = resources.files("rsimeter.data").joinpath(SHIPPED).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(text, Loader=loader)
     assert isinstance(data, dict)
     return data
 
@@ -81,7 +89,10 @@ _NOREPLY = re.compile(r"^(?:(\d{1,12})\+)?([^@\s]{1,100})@users\.noreply\.github
 
 @dataclass(frozen=True)
 class Registry:
-    """Signatures compiled into lookups and one regex per signal."""
+    """Signatures compiled into lookups and one regex per signal.
+
+    ``footer_re`` and ``trailer_key_re`` are matched against the lower-cased message.
+    """
 
     signatures: dict[str, Signature]
     emails: dict[str, str] = field(default_factory=dict)
@@ -93,6 +104,7 @@ class Registry:
     prefixes: tuple[tuple[str, str], ...] = ()
     footer_re: re.Pattern[str] | None = None
     trailer_key_re: re.Pattern[str] | None = None
+    _seen: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, sigs: dict[str, Signature]) -> Registry:
@@ -109,7 +121,7 @@ class Registry:
             prefixes += [(p.lower(), key) for p in s.subject_prefixes]
         footer_re = _alternation(footers)
         key_re = (
-            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, keys)) + r")[ \t]*:", re.I)
+            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, keys)) + r")[ \t]*:")
             if keys
             else None
         )
@@ -119,6 +131,14 @@ class Registry:
 
     def tool_of_email(self, email: str) -> str | None:
         """The signature id an e-mail belongs to (exact, or a GitHub noreply bot/id)."""
+        if email in self._seen:
+            return self._seen[email]
+        tool = self._lookup(email)
+        if len(self._seen) < 100_000:
+            self._seen[email] = tool
+        return tool
+
+    def _lookup(self, email: str) -> str | None:
         e = email.strip().lower()
         if e in self.emails:
             return self.emails[e]
@@ -141,4 +161,4 @@ def _alternation(texts: dict[str, str]) -> re.Pattern[str] | None:
         return None
     # Longest first so a longer footer wins over its own prefix.
     parts = sorted(texts, key=len, reverse=True)
-    return re.compile("|".join(re.escape(p) for p in parts), re.I)
+    return re.compile("|".join(re.escape(p) for p in parts))
