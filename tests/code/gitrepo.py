@@ -27,6 +27,12 @@ def git(repo: Path, *args: str, input: bytes | None = None) -> str:
     return out.stdout.decode("utf-8", "replace")
 
 
+def quote(path: str) -> str:
+    """A path as a C-style quoted string for fast-import."""
+    body = path.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+    return '"' + body.replace("\n", "\\n") + '"'
+
+
 def lines(n: int, tag: str = "x") -> bytes:
     """n distinct text lines."""
     return "".join(f"{tag} line {i}\n" for i in range(n)).encode()
@@ -73,13 +79,12 @@ class RepoBuilder:
         for m in merge:
             out.append(f"merge :{m}\n".encode())
         for old, new in renames:
-            out.append(f'R "{old}" "{new}"\n'.encode())
+            out.append(f"R {quote(old)} {quote(new)}\n".encode())
         for path in deletes:
-            out.append(f'D "{path}"\n'.encode())
+            out.append(f"D {quote(path)}\n".encode())
         for path, content in (files or {}).items():
-            out.append(
-                f'M 100644 inline "{path}"\ndata {len(content)}\n'.encode() + content + b"\n"
-            )
+            head = f"M 100644 inline {quote(path)}\ndata {len(content)}\n"
+            out.append(head.encode() + content + b"\n")
         self.chunks.append(b"".join(out) + b"\n")
         self.tips[branch] = mark
         return mark

@@ -41,7 +41,10 @@ def mine(
     store: StoreOpt = DEFAULT_STORE,
     json_: JsonOpt = False,
 ) -> None:
-    """Mine git histories: every landed commit, its AI attribution and file categories."""
+    """Mine git histories: every landed commit, its AI attribution and file categories.
+
+    Exits 1 when a repository could not be mined at all (the others are still mined).
+    """
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from rsimeter.code.ingest import mine as mine_repos
@@ -70,6 +73,8 @@ def mine(
             progress=tick,
         )
     render(result, json_)
+    if any(r.status == "failed" for r in result.repos):
+        raise typer.Exit(1)
 
 
 def _date(value: str | None) -> date | None:
