@@ -1,12 +1,151 @@
-"""Commands of the code pillar."""
+"""Commands of the code pillar: ``rsimeter code mine`` and ``rsimeter code stats``."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Annotated, Any
+
 import typer
 
-app = typer.Typer(help="code pillar.", no_args_is_help=True)
+from rsimeter.options import DEFAULT_STORE, ConfigOpt, DaskOpt, JsonOpt, StoreOpt
+from rsimeter.render import err_console, render
+
+app = typer.Typer(help="AI authorship in git histories.", no_args_is_help=True)
 
 
 def register(root: typer.Typer) -> None:
     """Add this pillar's commands to the root app."""
     root.add_typer(app, name="code")
+
+
+def _code_config(config: Any) -> dict[str, Any]:
+    from rsimeter.config import load_config, section
+
+    return section(load_config(config), "code")
+
+
+@app.command()
+def mine(
+    repos: Annotated[
+        list[str], typer.Argument(help="Local paths (work tree or bare) or clone URLs.")
+    ],
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="Branch to mine (default: HEAD).")
+    ] = None,
+    show_identities: Annotated[
+        bool,
+        typer.Option("--show-identities", help="Also store author names and e-mails in clear."),
+    ] = False,
+    dask: DaskOpt = None,
+    config: ConfigOpt = None,
+    store: StoreOpt = DEFAULT_STORE,
+    json_: JsonOpt = False,
+) -> None:
+    """Mine git histories: every landed commit, its AI attribution and file categories.
+
+    Exits 1 when a repository could not be mined at all (the others are still mined).
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from rsimeter.code.ingest import mine as mine_repos
+    from rsimeter.store import Store
+
+    cfg = _code_config(config)
+    with (
+        Store.open(store) as s,
+        Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), console=err_console, transient=True
+        ) as bar,
+    ):
+        task = bar.add_task("mining", total=None)
+
+        def tick(repo: str, n: int) -> None:
+            bar.update(task, description=f"mining {repo}: {n} commits")
+
+        result = mine_repos(
+            s,
+            repos,
+            show_identities=show_identities,
+            signatures=cfg.get("signatures"),
+            paths=cfg.get("paths"),
+            branch=branch,
+            dask_address=dask,
+            progress=tick,
+        )
+    render(result, json_)
+    if any(r.status == "failed" for r in result.repos):
+        raise typer.Exit(1)
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    from rsimeter.errors import RsimeterError
+
+    try:
+        return datetime.fromisoformat(value).date()
+    except ValueError as e:
+        raise RsimeterError(f"--since '{value}': use YYYY-MM-DD") from e
+
+
+@app.command()
+def stats(
+    period: Annotated[str, typer.Option("--period", help="month or quarter.")] = "quarter",
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only changes landed on or after this date (YYYY-MM-DD)."),
+    ] = None,
+    ai_dev_only: Annotated[
+        bool, typer.Option("--ai-dev-only", help="Restrict the headline to AI-development files.")
+    ] = False,
+    baseline: Annotated[
+        str,
+        typer.Option(
+            "--baseline",
+            help="Baseline for output per engineer (2024, 2024Q1, "
+            "2024-03, or YYYY-MM-DD..YYYY-MM-DD).",
+        ),
+    ] = "2024",
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", help="Only this repository id (repeatable).")
+    ] = None,
+    blame: Annotated[
+        bool, typer.Option("--blame", help="Share of surviving lines last changed by AI.")
+    ] = False,
+    rev_range: Annotated[
+        str | None, typer.Option("--range", help="With --blame: only lines changed in A..B.")
+    ] = None,
+    all_files: Annotated[
+        bool, typer.Option("--all-files", help="With --blame: all text files, not only AI-dev.")
+    ] = False,
+    config: ConfigOpt = None,
+    store: StoreOpt = DEFAULT_STORE,
+    json_: JsonOpt = False,
+) -> None:
+    """AI share of changes and lines per period, tool mix, output per engineer, inflections."""
+    from rsimeter.code.blame import blame_share
+    from rsimeter.code.metrics import compute_stats
+    from rsimeter.errors import RsimeterError
+    from rsimeter.store import Store
+
+    if rev_range and not blame:
+        raise RsimeterError("--range needs --blame")
+    cfg = _code_config(config)
+    with Store.open(store) as s:
+        result = compute_stats(
+            s,
+            period=period,
+            since=_date(since),
+            ai_dev_only=ai_dev_only,
+            baseline=baseline,
+            repos=repo or None,
+        )
+        if blame:
+            result.blame = blame_share(
+                s,
+                rev_range=rev_range,
+                repos=repo or None,
+                all_files=all_files,
+                paths=cfg.get("paths"),
+            )
+    render(result, json_)

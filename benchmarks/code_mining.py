@@ -1,0 +1,248 @@
+"""Mining speed and memory: rsimeter vs plain ``git log --numstat`` (the floor) vs PyDriller.
+
+    python benchmarks/code_mining.py [--commits 20000] [--pydriller-commits 1000] [REPO ...]
+
+Generates a repository of ``--commits`` commits with ``git fast-import`` (1-4 files per
+commit across training/data/eval/model/other folders, a share of AI trailers, merges
+every 50 commits), then times, on the same history:
+
+- floor: ``git log --numstat`` of the whole history, output read and discarded;
+- rsimeter: ``rsimeter.code.ingest.mine`` into a fresh store (attribution, file
+  classes, writes, merge bookkeeping);
+- PyDriller: ``Repository(...).traverse_commits()`` reading the same facts (message,
+  author e-mail, per-file path and added lines) on the first ``--pydriller-commits``
+  commits, extrapolated per commit (PyDriller is too slow to run on all of them).
+
+Peak memory of a mining run is measured in a fresh process (tracemalloc peak of the
+Python heap, and the process's max RSS) at two history lengths (half and full), to
+show that it does not grow with history length. Any local repositories given are
+timed the same way against the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DIRS = ["train", "data", "evals", "models", "lib", "docs", "scripts"]
+TRAILERS = [
+    "Co-authored-by: Claude <noreply@anthropic.com>",
+    "🤖 Generated with [Claude Code](https://claude.com/claude-code)",
+    "Co-authored-by: Cursor Agent <cursoragent@cursor.com>",
+    "Co-authored-by: Claude Shannon <claude@example.org>",
+]
+
+
+def generate(path: Path, n: int, seed: int = 0) -> Path:
+    """A repository of n commits on main (merges of 1-commit side branches every 50)."""
+    import random
+
+    rng = random.Random(seed)
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+    out = []
+    t = 1_600_000_000
+    files: dict[str, int] = {}
+    mark = 0
+    main_tip = 0
+    for i in range(n):
+        mark += 1
+        t += rng.randint(60, 7200)
+        author = f"dev{rng.randint(0, 40)}"
+        msg = f"Change {i}: {'x' * rng.randint(5, 60)}\n"
+        if rng.random() < 0.3:
+            msg += "\n" + rng.choice(TRAILERS) + "\n"
+        side = i % 50 == 49
+        ops = []
+        for _ in range(rng.randint(1, 4)):
+            d = rng.choice(DIRS)
+            name = f"{d}/m{rng.randint(0, 400)}.py"
+            k = (files.get(name, 0) + rng.randint(1, 30)) % 300 + 1
+            files[name] = k
+            body = "".join(f"line {j} of {name}\n" for j in range(k)).encode()
+            ops.append(f"M 100644 inline {name}\ndata {len(body)}\n".encode() + body + b"\n")
+        msg_b = msg.encode()
+        head = (
+            (
+                f"commit refs/heads/{'side' if side else 'main'}\nmark :{mark}\n"
+                f"author {author} <{author}@example.org> {t} +0000\n"
+                f"committer {author} <{author}@example.org> {t} +0000\n"
+                f"data {len(msg_b)}\n"
+            ).encode()
+            + msg_b
+            + b"\n"
+        )
+        parent = f"from :{main_tip}\n".encode() if main_tip else b""
+        out.append(head + parent + b"".join(ops) + b"\n")
+        if side:  # merge the side commit into main, carrying its tree changes
+            mark += 1
+            m = f"Merge side {i}\n".encode()
+            out.append(
+                f"commit refs/heads/main\nmark :{mark}\n"
+                f"author dev0 <dev0@example.org> {t + 1} +0000\n"
+                f"committer dev0 <dev0@example.org> {t + 1} +0000\n"
+                f"data {len(m)}\n".encode()
+                + m
+                + b"\n"
+                + f"from :{main_tip}\nmerge :{mark - 1}\n".encode()
+                + b"".join(ops)
+                + b"\n"
+            )
+        main_tip = mark
+    data = b"".join(out) + b"done\n"
+    subprocess.run(
+        ["git", "-C", str(path), "fast-import", "--quiet", "--done"], input=data, check=True
+    )
+    return path
+
+
+def time_floor(repo: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["git", "-C", str(repo), "log", "--numstat", "main"], check=True, stdout=subprocess.DEVNULL
+    )
+    return time.perf_counter() - t0
+
+
+def time_same_log(repo: Path) -> float:
+    """The git commands rsimeter itself runs (first-parent list + -z log), output discarded."""
+    fmt = "%x1eTAG%H%x00%P%x00%an%x00%ae%x00%ce%x00%at%x00%ct%x00%B%x1fTAG%x1f"
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["git", "-C", str(repo), "rev-list", "--first-parent", "main"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "log",
+            "-z",
+            "--numstat",
+            "--no-textconv",
+            "--no-ext-diff",
+            f"--format={fmt}",
+            "main",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - t0
+
+
+def time_rsimeter(repo: Path, workdir: Path) -> tuple[float, int]:
+    from rsimeter.code.ingest import mine
+    from rsimeter.store import Store
+
+    db = workdir / f"bench-{time.time_ns()}.duckdb"
+    with Store.open(db) as s:
+        t0 = time.perf_counter()
+        res = mine(s, [str(repo)])
+        dt = time.perf_counter() - t0
+    return dt, res.repos[0].total_commits
+
+
+def time_pydriller(repo: Path, limit: int) -> tuple[float, int]:
+    from pydriller import Repository
+
+    t0 = time.perf_counter()
+    n = 0
+    for c in Repository(str(repo), only_in_branch="main", order="reverse").traverse_commits():
+        _ = (c.msg, c.author.email, c.committer.email, c.committer_date, c.merge)
+        for m in c.modified_files:
+            _ = (m.new_path, m.old_path, m.added_lines)
+        n += 1
+        if n >= limit:
+            break
+    return time.perf_counter() - t0, n
+
+
+def peak_memory(repo: Path, workdir: Path) -> dict[str, float]:
+    """Mine in a fresh process; return its tracemalloc peak and max RSS (MiB)."""
+    code = (
+        "import json, resource, sys, tracemalloc\n"
+        "tracemalloc.start()\n"
+        "from rsimeter.code.ingest import mine\n"
+        "from rsimeter.store import Store\n"
+        "with Store.open(sys.argv[2]) as s:\n"
+        "    mine(s, [sys.argv[1]])\n"
+        "peak = tracemalloc.get_traced_memory()[1]\n"
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps({'heap_peak_mib': peak / 2**20, 'max_rss_mib': rss / 1024}))\n"
+    )
+    db = workdir / f"mem-{time.time_ns()}.duckdb"
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(repo), str(db)], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("repos", nargs="*", help="local repositories to time as well")
+    ap.add_argument("--commits", type=int, default=20_000)
+    ap.add_argument("--pydriller-commits", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3, help="best of N for floor and rsimeter")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        full = generate(work / "full", args.commits)
+        half = generate(work / "half", args.commits // 2)
+        print(
+            f"generated {args.commits} + {args.commits // 2} commits in "
+            f"{time.perf_counter() - t0:.1f}s"
+        )
+        floor = min(time_floor(full) for _ in range(args.repeat))
+        same = min(time_same_log(full) for _ in range(args.repeat))
+        runs = [time_rsimeter(full, work) for _ in range(args.repeat)]
+        ours, mined = min(r[0] for r in runs), runs[0][1]
+        pd_time, pd_n = time_pydriller(full, args.pydriller_commits)
+        pd_per_commit = pd_time / max(pd_n, 1)
+        pd_full = pd_per_commit * mined
+        print(f"history: {mined} commits (incl. merges)")
+        print(f"floor   git log --numstat : {floor:7.2f}s")
+        print(
+            f"        the git commands rsimeter runs, output discarded: {same:7.2f}s "
+            f"({same / floor:.2f}x the floor)"
+        )
+        print(
+            f"rsimeter mine            : {ours:7.2f}s   ratio to floor {ours / floor:5.2f}x"
+            "   (aim <= 1.5x)"
+        )
+        print(
+            f"PyDriller ({pd_n} commits, {pd_per_commit * 1000:.2f} ms/commit) extrapolated to "
+            f"{mined}: {pd_full:7.1f}s   rsimeter is {pd_full / ours:5.1f}x faster (aim >= 8x)"
+        )
+        mem_half = peak_memory(half, work)
+        mem_full = peak_memory(full, work)
+        print(
+            f"peak memory at {args.commits // 2} commits: heap {mem_half['heap_peak_mib']:.1f} "
+            f"MiB, max RSS {mem_half['max_rss_mib']:.0f} MiB"
+        )
+        print(
+            f"peak memory at {args.commits} commits: heap {mem_full['heap_peak_mib']:.1f} "
+            f"MiB, max RSS {mem_full['max_rss_mib']:.0f} MiB"
+        )
+        print(
+            f"heap peak ratio (full/half history): "
+            f"{mem_full['heap_peak_mib'] / mem_half['heap_peak_mib']:.2f} (flat = 1.0)"
+        )
+        for repo in args.repos:
+            p = Path(repo).resolve()
+            f = min(time_floor(p) for _ in range(args.repeat))
+            r, n = time_rsimeter(p, work)
+            print(f"{p.name}: {n} commits, floor {f:.2f}s, rsimeter {r:.2f}s, ratio {r / f:.2f}x")
+    _ = resource
+
+
+if __name__ == "__main__":
+    main()

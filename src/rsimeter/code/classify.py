@@ -1,0 +1,207 @@
+"""Which part of an AI stack a file belongs to, from its path.
+
+Categories: training, data, evaluation, model, infrastructure, other. Rules are
+glob patterns matched against the lower-cased path (``**`` spans folders); the
+first category (in ``order``) with a matching pattern wins. Users replace a
+category's patterns, the order, or which categories count as AI development
+under ``[code.paths]`` in rsimeter.toml.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from rsimeter.errors import InputError
+
+CATEGORIES = ("training", "data", "evaluation", "model", "infrastructure", "other")
+
+DEFAULT_RULES: dict[str, list[str]] = {
+    "evaluation": [
+        "**/eval/**",
+        "**/evals/**",
+        "**/evaluation/**",
+        "**/evaluations/**",
+        "**/benchmark/**",
+        "**/benchmarks/**",
+        "**/lm_eval/**",
+        "**/*eval*.py",
+        "**/*benchmark*.py",
+        "**/*metric*.py",
+    ],
+    "training": [
+        "**/train/**",
+        "**/training/**",
+        "**/trainer/**",
+        "**/trainers/**",
+        "**/finetune/**",
+        "**/finetuning/**",
+        "**/pretrain/**",
+        "**/pretraining/**",
+        "**/rlhf/**",
+        "**/sft/**",
+        "**/dpo/**",
+        "**/ppo/**",
+        "**/grpo/**",
+        "**/optim/**",
+        "**/optimizers/**",
+        "**/*train*.py",
+        "**/*finetune*.py",
+        "**/*optim*.py",
+        "**/*loss*.py",
+        "**/*scheduler*.py",
+    ],
+    "data": [
+        "**/data/**",
+        "**/datasets/**",
+        "**/dataset/**",
+        "**/dataloader/**",
+        "**/preprocessing/**",
+        "**/tokenizer/**",
+        "**/tokenizers/**",
+        "**/*dataset*.py",
+        "**/*dataloader*.py",
+        "**/*tokeniz*.py",
+        "**/*preprocess*.py",
+        "**/*collat*.py",
+    ],
+    "model": [
+        "**/model/**",
+        "**/models/**",
+        "**/modeling/**",
+        "**/modules/**",
+        "**/layers/**",
+        "**/architectures/**",
+        "**/nn/**",
+        "**/modeling_*.py",
+        "**/*model*.py",
+        "**/*attention*.py",
+        "**/*transformer*.py",
+        "**/*.cu",
+        "**/*kernel*.py",
+    ],
+    "infrastructure": [
+        "**/.github/**",
+        "**/.gitlab-ci.yml",
+        "**/dockerfile*",
+        "**/docker/**",
+        "**/*.dockerfile",
+        "**/k8s/**",
+        "**/kubernetes/**",
+        "**/helm/**",
+        "**/terraform/**",
+        "**/deploy/**",
+        "**/deployment/**",
+        "**/infra/**",
+        "**/slurm/**",
+        "**/launch/**",
+        "**/distributed/**",
+        "**/*.sh",
+        "**/makefile",
+        "**/setup.py",
+        "**/pyproject.toml",
+        "**/requirements*.txt",
+        "**/ci/**",
+        "**/.ci/**",
+    ],
+}
+DEFAULT_AI_DEV = ("training", "data", "evaluation", "model")
+_CACHE_MAX = 200_000
+
+
+class PathsConfig(BaseModel):
+    """``[code.paths]``: rules per category, their order, and the AI-development set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: dict[str, list[str]] = {}
+    order: list[str] = ["evaluation", "training", "data", "model", "infrastructure"]
+    ai_dev: list[str] = list(DEFAULT_AI_DEV)
+    replace_defaults: bool = False
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """Compiled path rules; ``category(path)`` is cached per path (bounded)."""
+
+    patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    ai_dev: frozenset[str]
+    _cache: dict[str, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def category(self, path: str) -> str:
+        """The category of one repository path."""
+        cat = self._cache.get(path)
+        if cat is None:
+            cat = self._match(path)
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[path] = cat
+        return cat
+
+    def _match(self, path: str) -> str:
+        p = "/" + path.lower()
+        for cat, rx in self.patterns:
+            if rx.match(p):
+                return cat
+        return "other"
+
+    def is_ai_dev(self, category: str) -> bool:
+        return category in self.ai_dev
+
+    def fingerprint(self) -> str:
+        """A text that changes whenever the rules change (stored with mined rows)."""
+        body = ";".join(f"{c}={p.pattern}" for c, p in self.patterns)
+        return body + "|ai_dev=" + ",".join(sorted(self.ai_dev))
+
+
+def glob_regex(glob: str) -> str:
+    """Regex text for one path glob: ``**/`` any folders (or none), ``*`` within a name."""
+    g = glob.lower().lstrip("/")
+    if "/" not in g and not g.startswith("**"):
+        g = "**/" + g
+    out, i = ["/"], 0
+    while i < len(g):
+        if g.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif g.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif g[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif g[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(g[i]))
+            i += 1
+    return "".join(out)
+
+
+def _glob_to_regex(globs: list[str]) -> re.Pattern[str]:
+    return re.compile("(?:" + "|".join(glob_regex(g) for g in globs) + r")\Z", re.S)
+
+
+def load_classifier(paths: dict[str, Any] | None = None) -> Classifier:
+    """The classifier from shipped rules and ``[code.paths]`` (validated)."""
+    try:
+        cfg = PathsConfig.model_validate(paths or {})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise InputError("rsimeter.toml", f"[code.paths] {loc}: {err['msg']}") from e
+    bad = [c for c in [*cfg.order, *cfg.rules, *cfg.ai_dev] if c not in CATEGORIES]
+    if bad:
+        raise InputError(
+            "rsimeter.toml",
+            f"[code.paths] unknown category '{bad[0]}' (use {', '.join(CATEGORIES)})",
+        )
+    rules = {} if cfg.replace_defaults else {k: list(v) for k, v in DEFAULT_RULES.items()}
+    rules.update(cfg.rules)
+    order = [*cfg.order, *[c for c in rules if c not in cfg.order and c != "other"]]
+    patterns = tuple((c, _glob_to_regex(rules[c])) for c in order if rules.get(c))
+    return Classifier(patterns, frozenset(cfg.ai_dev))

@@ -1,0 +1,241 @@
+"""The one place that runs git, hardened for untrusted repositories.
+
+Every call disables hooks, fsmonitor, pagers, textconv and external diff, ignores
+user and system configuration (``HOME`` points at an empty folder), never prompts,
+never takes optional locks, never fetches missing objects lazily, and has a timeout.
+Long outputs are streamed, never read whole into memory.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rsimeter.errors import RsimeterError
+
+DEFAULT_TIMEOUT = 600.0
+NETWORK_PROTOCOLS = "https:http:ssh:git:file"
+_QUEUE_CHUNKS = 256  # x 64 KiB: how far git may run ahead of the parser
+
+_HARDENING = (
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "log.showSignature=false",
+    "-c",
+    "diff.external=",
+    "-c",
+    "protocol.ext.allow=never",
+    "--no-pager",
+)
+
+_empty_home: str | None = None
+
+
+class GitError(RsimeterError):
+    """git failed on a repository (the message holds git's own first error line)."""
+
+    def __init__(self, repo: Path | str, message: str, returncode: int | None = None) -> None:
+        self.repo = str(repo)
+        self.returncode = returncode
+        super().__init__(f"{repo}: {message}")
+
+
+def _home() -> str:
+    """An empty HOME whose only config trusts repositories owned by others (read-only use)."""
+    global _empty_home
+    if _empty_home is None or not os.path.isdir(_empty_home):
+        home = tempfile.mkdtemp(prefix="rsimeter-git-home-")
+        Path(home, ".gitconfig").write_text("[safe]\n\tdirectory = *\n", encoding="utf-8")
+        _empty_home = home
+    return _empty_home
+
+
+def git_env(*, network: bool = False) -> dict[str, str]:
+    """The environment every git process runs with (no user config, no prompts)."""
+    keep = ("PATH", "TMPDIR", "SYSTEMROOT")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(
+        HOME=_home(),
+        XDG_CONFIG_HOME=_home(),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=str(Path(_home(), ".gitconfig")),
+        GIT_TERMINAL_PROMPT="0",
+        GIT_OPTIONAL_LOCKS="0",
+        GIT_NO_LAZY_FETCH="1",
+        GIT_ASKPASS="true",
+        SSH_ASKPASS="true",
+        LC_ALL="C",
+        LANG="C",
+        # Outside clone/fetch no protocol is allowed, so a partial clone cannot
+        # reach out to fetch a missing object behind the user's back.
+        GIT_ALLOW_PROTOCOL=NETWORK_PROTOCOLS if network else "none",
+    )
+    return env
+
+
+def git_command(args: Sequence[str], repo: Path | str | None) -> list[str]:
+    """The full argv for ``git <args>`` run on repo with every hardening flag."""
+    cmd = ["git", *_HARDENING]
+    if repo is not None:
+        cmd += ["-C", str(repo)]
+    return [*cmd, *args]
+
+
+def safe_git(
+    args: Sequence[str],
+    repo: Path | str | None,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    network: bool = False,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run one short git command and return its output (bytes); raises GitError on failure."""
+    try:
+        proc = subprocess.run(
+            git_command(args, repo),
+            env=git_env(network=network),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise GitError(repo or ".", f"git {args[0]} timed out after {timeout:.0f}s") from e
+    except FileNotFoundError as e:
+        raise RsimeterError("git is not installed (it is needed to mine histories)") from e
+    if check and proc.returncode != 0:
+        raise GitError(repo or ".", first_error(proc.stderr), proc.returncode)
+    return proc
+
+
+def first_error(stderr: bytes) -> str:
+    """git's most telling error line (``fatal:``/``error:`` first), decoded safely."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("fatal:", "error:")):
+            return ln[:500]
+    return (lines[0] if lines else "git failed")[:500]
+
+
+@dataclass
+class GitStream:
+    """A running git process whose stdout is read in chunks; ``error`` is set once it ends."""
+
+    argv: list[str]
+    repo: str
+    timeout: float
+    returncode: int | None = None
+    stderr: bytes = b""
+    timed_out: bool = False
+
+    @property
+    def error(self) -> str | None:
+        """What went wrong (None when git exited cleanly)."""
+        if self.timed_out:
+            return f"git timed out after {self.timeout:.0f}s"
+        if self.returncode:
+            return first_error(self.stderr)
+        return None
+
+
+def stream_git(
+    args: Sequence[str],
+    repo: Path | str,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    chunk_size: int = 1 << 16,
+) -> tuple[GitStream, Iterator[bytes]]:
+    """Start git and return its status holder and a generator of stdout chunks.
+
+    The generator kills git if the caller stops early or the timeout passes; after
+    it is exhausted, the status holder has the exit code and stderr.
+    """
+    argv = git_command(args, repo)
+    status = GitStream(argv, str(repo), timeout)
+    return status, _chunks(status, chunk_size)
+
+
+def _chunks(status: GitStream, chunk_size: int) -> Iterator[bytes]:
+    try:
+        proc = subprocess.Popen(
+            status.argv,
+            env=git_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError as e:
+        raise RsimeterError("git is not installed (it is needed to mine histories)") from e
+    assert proc.stdout is not None and proc.stderr is not None
+    err_parts: list[bytes] = []
+    err_pipe = proc.stderr
+    reader = threading.Thread(target=lambda: err_parts.append(err_pipe.read()[:65536]))
+    reader.daemon = True
+    reader.start()
+
+    def _kill() -> None:
+        status.timed_out = True
+        proc.kill()
+
+    timer = threading.Timer(status.timeout, _kill)
+    timer.daemon = True
+    timer.start()
+    # A reader thread keeps git's pipe drained so git never waits on the parser; the
+    # bounded queue caps how far it may run ahead (memory stays flat).
+    q: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)
+    stop = threading.Event()
+    out = proc.stdout
+
+    def _pump() -> None:
+        read = out.read1 if hasattr(out, "read1") else out.read
+        try:
+            while not stop.is_set():
+                chunk = read(chunk_size)
+                if not chunk:
+                    break
+                while not stop.is_set():
+                    try:
+                        q.put(chunk, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        except (OSError, ValueError):
+            pass
+        finally:
+            while True:
+                try:
+                    q.put(None, timeout=0.2)
+                    break
+                except queue.Full:
+                    if stop.is_set():
+                        break
+
+    pump = threading.Thread(target=_pump, daemon=True)
+    pump.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
+                break
+            yield item
+    finally:
+        stop.set()
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+        pump.join(timeout=5)
+        out.close()
+        status.returncode = proc.wait()
+        reader.join(timeout=5)
+        status.stderr = b"".join(err_parts)

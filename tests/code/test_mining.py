@@ -1,0 +1,259 @@
+"""Mining synthetic repositories with known ground truth: exact counts, flags and problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rsimeter.code.git import safe_git
+from rsimeter.code.ingest import mine
+from rsimeter.store import Store
+from tests.code.conftest import ALICE, Truth, build_truth, ts
+from tests.code.gitrepo import RepoBuilder, git, lines
+
+
+def _commits(store: Store) -> dict[str, dict]:
+    df = store.frame("SELECT * FROM code_commits")
+    return {r["sha"]: r for r in df.to_dict("records")}
+
+
+def _sha(repo: Path, mark_ref: str) -> str:
+    return git(repo, "rev-parse", mark_ref).strip()
+
+
+def test_truth_repo_attribution_and_flags_are_exact(store: Store, truth: Truth) -> None:
+    result = mine(store, [str(truth.path)])
+    assert [r.status for r in result.repos] == ["mined"]
+    assert result.repos[0].new_commits == 13
+    rows = store.frame(
+        "SELECT attribution, tool, count(*) AS n, sum(lines_added) AS lines FROM code_commits "
+        "WHERE NOT is_merge GROUP BY ALL ORDER BY attribution, tool"
+    )
+    rows["tool"] = rows["tool"].astype(object).where(rows["tool"].notna(), None)
+    got = {(a, t): (n, int(x)) for a, t, n, x in rows.itertuples(index=False)}
+    assert got == {
+        ("agent_authored", "copilot-agent"): (1, 4),
+        ("ai_coauthored", "amp"): (1, 7),
+        ("ai_coauthored", "claude-code"): (1, 20),
+        ("ai_coauthored", "cursor"): (1, 6),
+        ("ai_review_applied", "coderabbit"): (1, 3),
+        ("human", None): (7, 21),
+    }
+
+
+def test_merge_brings_in_side_commits_which_land_with_the_merge(store: Store, truth: Truth) -> None:
+    mine(store, [str(truth.path)])
+    df = store.frame(
+        "SELECT c.sha, c.mainline, c.is_merge, c.merged_by, c.landed_at, m.committed_at AS mt "
+        "FROM code_commits c LEFT JOIN code_commits m ON m.sha = c.merged_by"
+    )
+    side = df[~df["mainline"]]
+    assert len(side) == 2  # f1, f2
+    assert side["merged_by"].nunique() == 1
+    assert (side["landed_at"] == side["mt"]).all()
+    assert int(df["is_merge"].sum()) == 1
+    assert int(df["mainline"].sum()) == 11
+
+
+def test_rename_binary_and_non_utf8_message(store: Store, truth: Truth) -> None:
+    result = mine(store, [str(truth.path)])
+    files = store.frame("SELECT path, old_path, lines_added, is_binary FROM code_files")
+    ren = files[files["old_path"].notna()]
+    assert ren[["path", "old_path", "lines_added"]].values.tolist() == [
+        ["train/trainer.py", "train/train.py", 1]
+    ]
+    binary = files[files["is_binary"]]
+    assert binary["path"].tolist() == ["assets/logo.png"]
+    assert binary["lines_added"].isna().all()
+    assert store.frame("SELECT count(*) AS n FROM code_commits WHERE NOT message_utf8")["n"][0] == 1
+    assert result.problems.count("encoding") == 1
+
+
+def test_identities_are_pseudonymised_unless_asked(tmp_path: Path, truth: Truth) -> None:
+    with Store.open(tmp_path / "a.duckdb") as s:
+        mine(s, [str(truth.path)])
+        dump = s.frame("SELECT * FROM code_commits").to_csv()
+        assert "alice@example.org" not in dump and "Alice" not in dump
+        assert (
+            s.frame("SELECT DISTINCT author FROM code_commits")["author"]
+            .str.match(r"^eng-[0-9a-f]{10}$")
+            .all()
+        )
+    with Store.open(tmp_path / "b.duckdb") as s:
+        mine(s, [str(truth.path)], show_identities=True)
+        emails = set(s.frame("SELECT author_email FROM code_commits")["author_email"])
+        assert "alice@example.org" in emails
+
+
+def test_second_run_adds_only_new_commits(store: Store, tmp_path: Path) -> None:
+    b = RepoBuilder()
+    b.commit("one", files={"a.py": lines(3)}, when=ts("2024-01-01"))
+    repo = b.build(tmp_path / "inc")
+    assert mine(store, [str(repo)]).repos[0].new_commits == 1
+    again = mine(store, [str(repo)])
+    assert (again.repos[0].status, again.repos[0].new_commits) == ("up to date", 0)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "two")
+    third = mine(store, [str(repo)])
+    assert (third.repos[0].new_commits, third.repos[0].total_commits) == (1, 2)
+
+
+def test_killed_run_keeps_written_batches_and_resume_matches_clean_run(
+    tmp_path: Path, truth: Truth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rsimeter.code.history as history
+    import rsimeter.code.ingest as ingest
+
+    original = ingest._Writer.write
+    calls = {"n": 0}
+
+    def dying_write(self: ingest._Writer, batch: history.Batch) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # killed mid-way
+        original(self, batch)
+
+    monkeypatch.setattr(
+        ingest,
+        "_pass_spec",
+        lambda job: history.PassSpec(
+            job.spec.git_dir, job.spec.tip, job.since, job.signatures, job.paths, job.timeout, 3
+        ),
+    )
+    monkeypatch.setattr(ingest._Writer, "write", dying_write)
+    with Store.open(tmp_path / "k.duckdb") as s, pytest.raises(KeyboardInterrupt):
+        mine(s, [str(truth.path)])
+    with Store.open(tmp_path / "k.duckdb") as s:
+        assert s.count_rows("code_commits") == 6  # two batches of three survived
+        assert s.frame("SELECT tip FROM code_repos")["tip"].isna().all()
+    monkeypatch.setattr(ingest._Writer, "write", original)
+    with Store.open(tmp_path / "k.duckdb") as s:
+        resumed = mine(s, [str(truth.path)])
+        assert resumed.repos[0].new_commits == 7
+        cols = "sha, mainline, merged_by, landed_at, attribution, lines_added"
+        got = s.frame(f"SELECT {cols} FROM code_commits ORDER BY sha")
+        nfiles = s.count_rows("code_files")
+    with Store.open(tmp_path / "clean.duckdb") as s:
+        mine(s, [str(truth.path)])
+        want = s.frame(f"SELECT {cols} FROM code_commits ORDER BY sha")
+        assert nfiles == s.count_rows("code_files")
+    assert got.equals(want)
+
+
+def test_bare_repository_is_mined_like_a_work_tree(tmp_path: Path) -> None:
+    build_truth(tmp_path / "work")
+    build_truth(tmp_path / "bare.git", bare=True)
+    with Store.open(tmp_path / "s.duckdb") as s:
+        res = mine(s, [str(tmp_path / "work"), str(tmp_path / "bare.git")])
+        assert [r.total_commits for r in res.repos] == [13, 13]
+        assert [r.repo_id for r in res.repos] == ["work", "bare"]
+
+
+def test_empty_and_missing_repositories_are_reported_and_others_still_mined(
+    store: Store, tmp_path: Path, truth: Truth
+) -> None:
+    empty = RepoBuilder().build(tmp_path / "empty")
+    not_repo = tmp_path / "plain"
+    not_repo.mkdir()
+    res = mine(store, [str(empty), str(not_repo), str(tmp_path / "nope"), str(truth.path)])
+    assert [r.status for r in res.repos] == ["failed", "failed", "failed", "mined"]
+    messages = [p.message for p in res.problems.items]
+    assert "empty repository (no commits on the default branch)" in messages[0]
+    assert "not a git repository" in messages[1]
+    assert "no such path" in messages[2]
+    assert res.repos[3].total_commits == 13
+
+
+def test_shallow_clone_is_mined_with_a_warning(store: Store, tmp_path: Path, truth: Truth) -> None:
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "3", f"file://{truth.path}", str(shallow))
+    res = mine(store, [str(shallow)])
+    assert res.repos[0].status == "mined"
+    assert res.problems.count("shallow") == 1
+    assert res.repos[0].total_commits == 3
+
+
+def test_corrupt_repository_is_mined_as_far_as_possible(
+    store: Store, tmp_path: Path, truth: Truth
+) -> None:
+    repo = tmp_path / "corrupt"
+    b = RepoBuilder()
+    for i in range(6):
+        b.commit(f"c{i}", files={f"f{i}.py": lines(i + 1, str(i))}, when=ts("2024-01-01") + i)
+    b.build(repo)
+    blob = git(repo, "rev-parse", "HEAD:f1.py").strip()
+    _drop_object(repo, blob)  # the second commit can no longer be diffed
+    res = mine(store, [str(repo), str(truth.path)])
+    bad, good = res.repos
+    assert bad.status == "partial" and bad.total_commits == 4
+    assert "history read stopped early" in bad.message
+    assert res.problems.count("unreadable") == 1
+    assert good.status == "mined" and good.total_commits == 13
+    assert store.frame("SELECT tip FROM code_repos WHERE repo_id = 'corrupt'")["tip"].isna().all()
+
+
+def _drop_object(repo: Path, sha: str) -> None:
+    """Turn packs into loose objects, then delete one object."""
+    pack_dir = repo / ".git" / "objects" / "pack"
+    packs = [p.read_bytes() for p in pack_dir.glob("*.pack")]
+    for p in pack_dir.iterdir():
+        p.unlink()
+    for data in packs:
+        git(repo, "unpack-objects", "-q", input=data)
+    (repo / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+
+
+def test_hostile_repository_config_runs_nothing(store: Store, tmp_path: Path) -> None:
+    b = RepoBuilder()
+    b.commit("one", files={"a.py": lines(3), ".gitattributes": b"*.py diff=evil\n"})
+    repo = b.build(tmp_path / "hostile")
+    marker = tmp_path / "pwned"
+    cmd = f"touch {marker}"
+    for key, value in [
+        ("core.fsmonitor", cmd),
+        ("core.pager", cmd),
+        ("diff.evil.textconv", cmd),
+        ("diff.external", cmd),
+        ("core.hooksPath", str(tmp_path)),
+        ("log.showSignature", "true"),
+        ("gpg.program", cmd),
+    ]:
+        git(repo, "config", key, value)
+    hook = repo / ".git/hooks/post-checkout"
+    hook.write_text(f"#!/bin/sh\n{cmd}\n")
+    hook.chmod(0o755)
+    res = mine(store, [str(repo)])
+    assert res.repos[0].status == "mined"
+    from rsimeter.code.blame import blame_share
+
+    blame_share(store, all_files=True)
+    assert not marker.exists()
+    assert safe_git(["config", "core.pager"], repo).stdout.strip() == b"cat"
+
+
+def test_clone_url_is_mirrored_once_then_fetched(store: Store, tmp_path: Path) -> None:
+    b = RepoBuilder()
+    b.commit("one", files={"a.py": lines(3)}, author=ALICE)
+    origin = b.build(tmp_path / "origin")
+    url = f"file://{origin}"
+    first = mine(store, [url])
+    assert (first.repos[0].status, first.repos[0].total_commits) == ("mined", 1)
+    mirrors = list((store.folder / "repos").glob("origin-*.git"))
+    assert len(mirrors) == 1
+    git(origin, "commit", "-q", "--allow-empty", "-m", "two")
+    second = mine(store, [url])
+    assert (second.repos[0].new_commits, second.repos[0].total_commits) == (1, 2)
+    assert list((store.folder / "repos").glob("origin-*.git")) == mirrors
+
+
+def test_rewritten_history_is_mined_again(store: Store, tmp_path: Path) -> None:
+    b = RepoBuilder()
+    b.commit("one", files={"a.py": lines(3)})
+    b.commit("two", files={"a.py": lines(4)})
+    repo = b.build(tmp_path / "rw")
+    mine(store, [str(repo)])
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "other two")
+    res = mine(store, [str(repo)])
+    assert res.problems.count("rewritten") == 1
+    assert res.repos[0].total_commits == 2
