@@ -164,9 +164,7 @@ def run_weights(runs: pd.DataFrame, weighting: str = "invsqrt") -> np.ndarray:
     return raw / total
 
 
-def _task_counts(
-    task_family: np.ndarray, n_bootstrap: int, rng: np.random.Generator
-) -> np.ndarray:
+def _task_counts(task_family: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
     """(B, T) how often each task is drawn: families with replacement, then tasks."""
     families, fam_of_task = np.unique(task_family, return_inverse=True)
     n_fam = len(families)

@@ -109,7 +109,9 @@ class IngestResult:
         return {"files": self.files, "rows": totals, "problems": self.problems.to_dict()}
 
     def summary(self) -> str:
-        lines = [f"{f['path']}: {f['rows']} rows as {f['kind']} -> {f['table']}" for f in self.files]
+        lines = [
+            f"{f['path']}: {f['rows']} rows as {f['kind']} -> {f['table']}" for f in self.files
+        ]
         if not self.files:
             lines.append("nothing ingested")
         if self.problems:
@@ -542,8 +544,11 @@ def detect_kind(path: Path) -> str:
             return "epoch_metr"
         if "Best score (across scorers)" in cols or path.name.startswith("external_benchmark_"):
             return "epoch_scores"
-    raise InputError(path, "unknown file type (expected runs, release dates, METR summaries, "
-                     "logistic fits, bootstrap rows, Epoch CSVs or an Inspect .eval log)")
+    raise InputError(
+        path,
+        "unknown file type (expected runs, release dates, METR summaries, "
+        "logistic fits, bootstrap rows, Epoch CSVs or an Inspect .eval log)",
+    )
 
 
 def _find_model_versions(path: Path) -> Path:
@@ -681,4 +686,3 @@ __all__ = [
     "read_runs_csv",
     "read_runs_jsonl",
 ]
-
