@@ -42,6 +42,7 @@ from rich.text import Text
 from scipy import optimize
 
 from rsimeter.estimate import Estimate
+from rsimeter.horizon.fit import interval_bounds
 from rsimeter.horizon.trend import (
     LN2,
     HorizonPoints,
@@ -341,7 +342,8 @@ def _fmt_params(p: dict[str, Any]) -> str:
             f"{p['doubling_days_after']:.0f} days"
         )
     if "ratio_per_doubling" in p:
-        return f"{p['doubling_days_at_start']:.0f} days at start, x{p['ratio_per_doubling']:.3f}/doubling"
+        start, ratio = p["doubling_days_at_start"], p["ratio_per_doubling"]
+        return f"{start:.0f} days at start, x{ratio:.3f} per doubling"
     return f"{p['doubling_days']:.0f} days"
 
 
@@ -532,9 +534,8 @@ def _date_estimate(point: float, reps: np.ndarray, n: int, method: str) -> Estim
     r = reps[~np.isnan(reps)]
     if r.size == 0:
         return Estimate(point, math.nan, math.nan, 0.95, n, method)
-    how = "inverted_cdf" if np.isinf(r).any() else "linear"
-    low, high = np.quantile(r, [0.025, 0.975], method=how)
-    return Estimate(point, float(low), float(high), 0.95, n, method)
+    low, high = interval_bounds(r)
+    return Estimate(point, low, high, 0.95, n, method)
 
 
 def analyse_trend(

@@ -286,9 +286,22 @@ def horizon_interval(value: float, replicates: np.ndarray, *, n: int, method: st
     reps = reps[~np.isnan(reps)]
     if reps.size == 0:
         return Estimate(float(value), math.nan, math.nan, 0.95, n, method)
-    how = "inverted_cdf" if np.isinf(reps).any() else "linear"
-    low, high = np.quantile(reps, [0.025, 0.975], method=how)
-    return Estimate(float(value), float(low), float(high), 0.95, n, f"{method}, {reps.size} rows")
+    low, high = interval_bounds(reps)
+    return Estimate(float(value), low, high, 0.95, n, f"{method}, {reps.size} rows")
+
+
+def interval_bounds(reps: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bounds of replicates without NaN; infinite values are kept as bounds.
+
+    Linear interpolation between order statistics (numpy's default, as METR) unless a
+    replicate is infinite, where the nearest order statistic is taken instead.
+    """
+    alpha = (1 - level) / 2
+    if np.isinf(reps).any():
+        low, high = np.quantile(reps, [alpha, 1 - alpha], method="inverted_cdf")
+    else:
+        low, high = np.quantile(reps, [alpha, 1 - alpha])
+    return float(low), float(high)
 
 
 def _agent_warnings(x: np.ndarray, y: np.ndarray, w: np.ndarray, fam: np.ndarray) -> list[str]:

@@ -286,8 +286,9 @@ def read_inspect_log(path: Path, problems: Problems) -> Iterator[dict[str, Any]]
         except (ValueError, TypeError):
             problems.add(path, index, f"{where}: score {score.value!r} is not a number")
             continue
+        run_id = f"{log.eval.run_id}:{sample.id}:{sample.epoch}"
         record = {
-            "run_id": f"{log.eval.run_id}:{sample.id}:{sample.epoch}",
+            "run_id": run_id,
             "alias": meta.get("agent") or meta.get("alias") or default_agent,
             "task_id": f"{log.eval.task}/{sample.id}",
             "task_family": meta.get("task_family") or log.eval.task,
@@ -297,7 +298,7 @@ def read_inspect_log(path: Path, problems: Problems) -> Iterator[dict[str, Any]]
             "human_source": meta.get("human_source"),
         }
         try:
-            yield _run_row(record, str(path), record["run_id"])
+            yield _run_row(record, str(path), run_id)
         except (ValueError, TypeError, OverflowError) as e:
             problems.add(path, index, f"{where}: {e}")
 
