@@ -11,10 +11,10 @@ lowest frontier score, the ceiling ``L`` between the best score seen and 1, and
 (``s = 0.9 L``) is ``m - tau * ln((L - F) / (0.9 L - F) - 1)``. Its interval
 resamples the benchmark's models with replacement, rebuilds the frontier and refits.
 A benchmark whose best score already is at least 90% of the ceiling has
-``reached`` it; otherwise ``not reached`` (the date is where the curve puts it). When the fitted ceiling sits on the
-best score seen (within 0.5%), the data cannot tell a ceiling from a frontier that is
-still rising; the ceiling is then fixed at the maximum score (1) and the result says so
-(``ceiling_fitted: false``).
+``reached`` it; otherwise ``not reached`` (the date is where the curve puts it).
+When the fitted ceiling sits on the best score seen (within 0.5%), the data cannot
+tell a ceiling from a frontier that is still rising; the ceiling is then fixed at
+the maximum score (1) and the result says so (``ceiling_fitted: false``).
 """
 
 from __future__ import annotations
