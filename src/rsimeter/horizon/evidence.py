@@ -61,9 +61,8 @@ def summary_points(store: Store, suite: str) -> HorizonPoints:
     dates = release_dates(store)
     missing = frame["release_date"].isna()
     if missing.any():
-        frame.loc[missing, "release_date"] = [
-            match_release_date(a, dates) for a in frame.loc[missing, "agent"]
-        ]
+        found = [match_release_date(a, dates) for a in frame.loc[missing, "agent"]]
+        frame.loc[missing, "release_date"] = pd.to_datetime(pd.Series(found, dtype=object))
     frame = frame.dropna(subset=["release_date"]).reset_index(drop=True)
     rows = store.frame(
         "SELECT replicate, agent, p50 FROM horizon_bootstrap WHERE suite = ?", [suite]
