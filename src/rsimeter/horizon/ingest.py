@@ -286,7 +286,8 @@ def read_inspect_log(path: Path, problems: Problems) -> Iterator[dict[str, Any]]
         except (ValueError, TypeError):
             problems.add(path, index, f"{where}: score {score.value!r} is not a number")
             continue
-        run_id = f"{log.eval.run_id}:{sample.id}:{sample.epoch}"
+        log_id = log.eval.run_id or log.eval.eval_id or _sha256(path)[:16]
+        run_id = sample.uuid or f"{log_id}:{sample.id}:{sample.epoch}"
         record = {
             "run_id": run_id,
             "alias": meta.get("agent") or meta.get("alias") or default_agent,
