@@ -462,11 +462,14 @@ def forecast(
     reps: int = 400,
     rows_method: str = "",
 ) -> list[Forecast]:
-    """Dates each model reaches every threshold, with bootstrap + model intervals."""
+    """Dates each model reaches every threshold, with bootstrap + model intervals.
+
+    ``y_rows`` (B, n) holds ln p50 per bootstrap row (NaN: skipped in that row).
+    """
     rng = np.random.default_rng(seed)
     n = len(x)
     n_rows = y_rows.shape[0]
-    b_idx = rng.integers(0, n_rows, size=reps) if n_rows else np.zeros(0, dtype=int)
+    b_idx = rng.integers(0, n_rows, size=reps)
     pairs = rng.integers(0, n, size=(reps, n))
     by_model = {m.name: m for m in MODELS}
     draws: dict[str, np.ndarray] = {}
@@ -476,7 +479,7 @@ def forecast(
         reached = np.full((reps, len(THRESHOLDS)), np.nan)
         for r in range(reps):
             idx = np.sort(pairs[r])
-            yy = y_rows[b_idx[r], idx] if n_rows else _point_y(y_rows, idx)
+            yy = y_rows[b_idx[r], idx]
             xx = x[idx]
             ok = np.isfinite(yy)
             if ok.sum() < model.min_points:
@@ -526,10 +529,6 @@ def forecast(
     return out
 
 
-def _point_y(y_rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    return y_rows[idx] if y_rows.ndim == 1 else np.full(len(idx), np.nan)
-
-
 def _date_estimate(point: float, reps: np.ndarray, n: int, method: str) -> Estimate:
     r = reps[~np.isnan(reps)]
     if r.size == 0:
@@ -570,7 +569,10 @@ def analyse_trend(
     y = np.log(kept["p50"].to_numpy(float))
     fits, params = compare_models(x, y)
     rows, how = row_matrix(points, [str(a) for a in kept["agent"]], seed=seed)
-    y_rows = log_rows(rows) if rows.shape[0] else y
+    if rows.shape[0]:
+        y_rows = log_rows(rows)
+    else:  # no measurement replicates: the point estimates as the only row
+        y_rows, how = y[None, :], "point estimates"
     forecasts = forecast(x, y_rows, params, fits, seed=seed, reps=forecast_reps, rows_method=how)
     return TrendReport(
         source=points.source,

@@ -72,7 +72,9 @@ def sota_mask(frame: pd.DataFrame) -> np.ndarray:
     """True for models whose p50 is at least the best of all released on or before them."""
     d = pd.to_datetime(frame["release_date"]).to_numpy()
     p = frame["p50"].to_numpy(float)
-    best = np.array([np.nanmax(np.where(d <= di, p, np.nan)) for di in d]) if len(d) else d
+    if len(d) == 0:
+        return np.zeros(0, dtype=bool)
+    best = np.array([np.nanmax(np.where(d <= di, p, np.nan)) for di in d])
     return np.asarray(np.isfinite(p) & (p >= best), dtype=bool)
 
 
