@@ -115,9 +115,7 @@ def test_rows_skip_missing_and_tiny_p50s_within_a_row() -> None:
 
 
 def test_parametric_rows_stand_in_when_only_intervals_are_published() -> None:
-    frame = synthetic(150.0).assign(
-        p50_low=lambda f: f["p50"] / 2, p50_high=lambda f: f["p50"] * 2
-    )
+    frame = synthetic(150.0).assign(p50_low=lambda f: f["p50"] / 2, p50_high=lambda f: f["p50"] * 2)
     fit = fit_trend(frame)
     assert "parametric" in fit.doubling_days.method
     assert fit.doubling_days.low < 150.0 < fit.doubling_days.high
@@ -163,7 +161,7 @@ def test_model_comparison_finds_a_break_when_growth_speeds_up() -> None:
     x = np.arange(16) * 120.0 + 18000
     tau = x[8]
     y = 0.002 * (x - x[0]) + 0.008 * np.maximum(0, x - tau) + rng.normal(0, 0.05, 16)
-    fits, params = compare_models(x, y)
+    fits, _ = compare_models(x, y)
     best = max(fits, key=lambda f: f.akaike_weight)
     assert best.name in ("piecewise", "superexponential")
     assert fits[0].name == "exponential" and fits[0].akaike_weight < 0.05
