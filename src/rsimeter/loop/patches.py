@@ -191,13 +191,13 @@ def apply_patch(root: Path, files: list[FilePatch]) -> list[str]:
         if len(text.encode()) > MAX_FILE_BYTES:
             raise PatchRejected(f"{fp.path} would be larger than {MAX_FILE_BYTES // 1024} KiB")
         results[fp.path] = text
-    for path, text in results.items():
-        target = root / path
-        if text is None:
-            target.unlink()
+    for path, new_text in results.items():
+        dest = root / path
+        if new_text is None:
+            dest.unlink()
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(new_text, encoding="utf-8")
     return list(results)
 
 
