@@ -157,8 +157,11 @@ class RecursionRun:
             "seconds": self.seconds,
         }
 
+    def __rich__(self) -> Any:
+        return rich_table(self)
+
     def summary(self) -> str:
-        """A few lines for people (the CLI prints a Rich table instead)."""
+        """A few lines of plain text for people."""
         est = self.estimate
         lines = [f"verdict: {est.verdict.verdict}"]
         for g in est.treatment.generations:
@@ -420,3 +423,35 @@ def _distribution(p: Param) -> Any:
     if p.kind == "int":
         return IntDistribution(int(p.low or 0), int(p.high or 1), log=p.log)
     return CategoricalDistribution(list(p.options()))
+
+
+def rich_table(run: RecursionRun) -> Any:
+    """A Rich renderable: utility by generation beside the controls, ρ, verdict."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    est = run.estimate
+    arms = [est.treatment, *est.controls]
+    t = Table(title=f"Recursion on {', '.join(run.tasks)} ({run.config.meta} meta-improver)")
+    t.add_column("gen", justify="right")
+    for a in arms:
+        t.add_column(f"utility: {a.arm}")
+    t.add_column("gain Δ_k")
+    t.add_column("gain ratio ρ_k")
+    t.add_column("seconds T_k")
+    for g in est.treatment.generations:
+        k = g.generation
+        cells = [str(a.generations[k].utility) if k < len(a.generations) else "" for a in arms]
+        t.add_row(str(k), *cells, str(g.gain), str(g.gain_ratio), str(g.seconds))
+    colour = {"compounding": "green", "damped": "yellow"}.get(est.verdict.verdict, "white")
+    lines = [
+        Text(f"mean gain ratio ρ̄: {est.treatment.mean_gain_ratio}"),
+        Text(f"generation-time ratio q: {est.treatment.mean_time_ratio}"),
+        Text(f"AI share of the gain: {run.ai_gain_share}"),
+        Text(f"verdict: {est.verdict.verdict}", style=f"bold {colour}"),
+        *(Text(f"  - {r}") for r in est.verdict.reasons),
+    ]
+    if run.experiment_id:
+        lines.append(Text(f"stored as {run.experiment_id}", style="dim"))
+    return Group(t, *lines)
