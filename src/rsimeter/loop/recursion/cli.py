@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from rsimeter.errors import InputError, RsimeterError
-from rsimeter.options import DEFAULT_STORE, JsonOpt, StoreOpt
 from rsimeter.loop.recursion.units import TaskEnv
 from rsimeter.loop.recursion.versions import ImproverVersion
+from rsimeter.options import DEFAULT_STORE, JsonOpt, StoreOpt
 from rsimeter.render import err_console, render
 
 SYNTHETIC_PREFIX = "toy"
