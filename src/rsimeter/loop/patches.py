@@ -30,7 +30,7 @@ FORBIDDEN_SUFFIXES = frozenset(
         ".tar", ".gz", ".bz2", ".xz", ".7z", ".pyc", ".parquet", ".arrow", ".feather", ".db",
         ".duckdb", ".sqlite",
     }
-)  # fmt: skip
+)
 
 
 class PatchRejected(RsimeterError):

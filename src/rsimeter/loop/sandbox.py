@@ -54,11 +54,16 @@ UNSAFE_WARNING = (
 class Limits(Protocol):
     """The resource caps a run gets (``rsimeter.loop.target.Budget`` has these fields)."""
 
-    cpu_seconds: float
-    wall_seconds: float
-    memory_mb: int
-    max_processes: int
-    max_file_mb: int
+    @property
+    def cpu_seconds(self) -> float: ...
+    @property
+    def wall_seconds(self) -> float: ...
+    @property
+    def memory_mb(self) -> int: ...
+    @property
+    def max_processes(self) -> int: ...
+    @property
+    def max_file_mb(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -93,12 +98,15 @@ def run_in_sandbox(
     budget: Limits,
     network: bool = False,
     unsafe_no_sandbox: bool = False,
+    hidden_paths: Sequence[Path] = (),
 ) -> SandboxResult:
     """Run argv in a fresh sandbox whose only writable folder is workdir (at /candidate).
 
-    ``readonly_binds`` maps host paths to where they appear inside. Paths in argv are
-    sandbox paths. Raises RsimeterError when bubblewrap is missing (unless
-    ``unsafe_no_sandbox``, which runs directly with the same limits and warns loudly).
+    ``readonly_binds`` maps host paths to where they appear inside. ``hidden_paths``
+    (files or folders inside the bound system, e.g. the source of a target's held-out
+    data) appear empty. Paths in argv are sandbox paths. Raises RsimeterError when
+    bubblewrap is missing (unless ``unsafe_no_sandbox``, which runs directly with the
+    same limits and warns loudly).
     """
     workdir = Path(workdir).resolve()
     if unsafe_no_sandbox:
@@ -115,6 +123,7 @@ def run_in_sandbox(
     cmd = [
         bwrap,
         *_bwrap_args(workdir, readonly_binds, budget, network, as_root),
+        *_mask_args(hidden_paths),
         sys.executable,
         "-I",
         "-S",
@@ -169,6 +178,17 @@ def _bwrap_args(
     args += ["--die-with-parent", "--new-session", "--clearenv", "--chdir", WORKDIR_IN_SANDBOX]
     for key, value in _sandbox_env().items():
         args += ["--setenv", key, value]
+    return args
+
+
+def _mask_args(paths: Sequence[Path]) -> list[str]:
+    args: list[str] = []
+    for p in paths:
+        path = Path(p).resolve()
+        if path.is_dir():
+            args += ["--tmpfs", str(path)]
+        elif path.exists():
+            args += ["--ro-bind", "/dev/null", str(path)]
     return args
 
 
@@ -378,6 +398,10 @@ _STDERR_EVENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "forbidden_path_attempt",
         re.compile(r"Permission denied|Read-only file system|Operation not permitted", re.I),
+    ),
+    (
+        "forbidden_path_attempt",
+        re.compile(r"No such file or directory: '/(?!candidate|tmp|model|inputs)[^']*'"),
     ),
     ("process_limit", re.compile(r"Resource temporarily unavailable|can't start new thread")),
     ("file_size_limit", re.compile(r"File too large")),
