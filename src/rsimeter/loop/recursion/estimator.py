@@ -185,9 +185,9 @@ def conservative_interval(
         return Estimate(value, math.nan, math.nan, level, n, method)
     reps = np.asarray(reps, dtype=float)
     alpha = (1 - level) / 2
-    with np.errstate(invalid="ignore"):
-        low = float(np.quantile(np.where(np.isnan(reps), -np.inf, reps), alpha))
-        high = float(np.quantile(np.where(np.isnan(reps), np.inf, reps), 1 - alpha))
+    # order statistics (no interpolation, which is undefined between infinities)
+    low = float(np.quantile(np.where(np.isnan(reps), -np.inf, reps), alpha, method="lower"))
+    high = float(np.quantile(np.where(np.isnan(reps), np.inf, reps), 1 - alpha, method="higher"))
     undefined = int(np.isnan(reps).sum())
     note = f", {undefined} undefined" if undefined else ""
     return Estimate(float(value), low, high, level, n, f"{method}, {reps.size} reps{note}")
