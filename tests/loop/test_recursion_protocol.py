@@ -217,3 +217,10 @@ def test_toy_task_sigma_is_anchored_at_the_shipped_point() -> None:
     assert env.sigma_of(env.shipped()) == pytest.approx(0.1)
     assert env.sigma_of({f"x{i}": float(o) for i, o in enumerate(env.optimum)}) > 0.1
     assert np.isfinite(env.evaluate("", 0, parent_id=None, author="s").proxy)
+
+
+def test_parallel_workers_give_the_same_runs_as_one_process(toy_run: object) -> None:
+    par = run_recursion([ToyEnv("toy"), ToyEnv("toy:b")], ImproverVersion(), CONFIG, workers=2)
+    a = toy_run.runs.drop(columns=["seconds"])  # type: ignore[attr-defined]
+    b = par.runs.drop(columns=["seconds"])
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))

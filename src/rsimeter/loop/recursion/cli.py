@@ -10,7 +10,7 @@ import typer
 from rsimeter.errors import InputError, RsimeterError
 from rsimeter.loop.recursion.units import TaskEnv
 from rsimeter.loop.recursion.versions import ImproverVersion
-from rsimeter.options import DEFAULT_STORE, JsonOpt, StoreOpt
+from rsimeter.options import DEFAULT_STORE, DaskOpt, JsonOpt, StoreOpt
 from rsimeter.render import err_console, render
 
 SYNTHETIC_PREFIX = "toy"
@@ -67,6 +67,10 @@ def recurse(
             "--unsafe-no-sandbox", help="Run candidates without bubblewrap (trusted code only)."
         ),
     ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Improver runs in parallel (local processes).")
+    ] = 1,
+    dask: DaskOpt = None,
     store: StoreOpt = DEFAULT_STORE,
     json_: JsonOpt = False,
 ) -> None:
@@ -104,7 +108,9 @@ def recurse(
         def tick(what: str) -> None:
             bar.update(task, advance=1, description=f"improver runs ({what})")
 
-        result = run_recursion(envs, version, config, progress=tick)
+        result = run_recursion(
+            envs, version, config, progress=tick, workers=workers, dask_address=dask
+        )
     with Store.open(store) as s:
         save_recursion(s, result, gen0_json=version.canonical())
     render(result, json_)

@@ -34,6 +34,7 @@ from rsimeter.loop.recursion.search import Point, propose_point
 from rsimeter.loop.recursion.share import ai_gain_share
 from rsimeter.loop.recursion.units import TaskEnv, UnitResult, rng_for, run_unit
 from rsimeter.loop.recursion.versions import ImproverVersion, Param, improver_surface
+from rsimeter.parallel import parallel_map
 
 FIXED_META = ImproverVersion(
     strategy="local", batch=3, parent_rule="best", mutation_scale=0.3, knobs_per_patch=2
@@ -184,10 +185,20 @@ def _diff_from_parent(
 class _Runner:
     """Runs improver units, remembering each (version, task, seed, randomness) result."""
 
-    def __init__(self, envs: Sequence[TaskEnv], config: RecursionConfig, progress: Progress | None):
+    def __init__(
+        self,
+        envs: Sequence[TaskEnv],
+        config: RecursionConfig,
+        progress: Progress | None,
+        *,
+        workers: int = 1,
+        dask_address: str | None = None,
+    ):
         self.envs = list(envs)
         self.config = config
         self.progress = progress
+        self.workers = workers
+        self.dask_address = dask_address
         self.memo: dict[tuple[str, str, int, tuple[Any, ...]], UnitResult] = {}
         self.rows: list[dict[str, Any]] = []
         self.candidate_rows: list[dict[str, Any]] = []
@@ -195,18 +206,44 @@ class _Runner:
     def unit(
         self, version: ImproverVersion, env: TaskEnv, seed: int, key: tuple[Any, ...]
     ) -> UnitResult:
-        mk = (version.digest(), env.name, seed, key)
-        if mk not in self.memo:
-            self.memo[mk] = run_unit(
-                version,
-                env,
-                seed,
-                budget=self.config.budget,
-                rng=rng_for(self.config.seed, env.name, seed, *key),
-            )
+        self.prefetch([(version, env, seed, key)])
+        return self.memo[(version.digest(), env.name, seed, key)]
+
+    def prefetch(
+        self, jobs: Sequence[tuple[ImproverVersion, TaskEnv, int, tuple[Any, ...]]]
+    ) -> None:
+        """Run the units not yet known, in parallel when workers > 1 or on Dask."""
+        todo: dict[tuple[str, str, int, tuple[Any, ...]], _Job] = {}
+        for version, env, seed, key in jobs:
+            mk = (version.digest(), env.name, seed, key)
+            if mk not in self.memo and mk not in todo:
+                rng_parts = (self.config.seed, env.name, seed, *key)
+                todo[mk] = _Job(version, env, seed, self.config.budget, rng_parts)
+        results = parallel_map(
+            _run_job, list(todo.values()), workers=self.workers, dask_address=self.dask_address
+        )
+        for mk, result in zip(todo, results, strict=True):
+            self.memo[mk] = result
             if self.progress:
-                self.progress(f"{env.name} seed {seed}")
-        return self.memo[mk]
+                self.progress(f"{mk[1]} seed {mk[2]}")
+
+    def selection_jobs(
+        self, version: ImproverVersion
+    ) -> list[tuple[ImproverVersion, TaskEnv, int, tuple[Any, ...]]]:
+        return [
+            (version, env, s, ("select",))
+            for env in self.envs
+            for s in range(self.config.select_seeds)
+        ]
+
+    def heldout_jobs(
+        self, version: ImproverVersion, key: tuple[Any, ...]
+    ) -> list[tuple[ImproverVersion, TaskEnv, int, tuple[Any, ...]]]:
+        return [
+            (version, env, heldout_seed(i), key)
+            for env in self.envs
+            for i in range(self.config.heldout_seeds)
+        ]
 
     def record(
         self,
@@ -275,6 +312,19 @@ class _Runner:
         return out
 
 
+@dataclass(frozen=True)
+class _Job:
+    version: ImproverVersion
+    env: TaskEnv
+    seed: int
+    budget: int
+    rng_parts: tuple[Any, ...]
+
+
+def _run_job(job: _Job) -> UnitResult:
+    return run_unit(job.version, job.env, job.seed, budget=job.budget, rng=rng_for(*job.rng_parts))
+
+
 def heldout_seed(i: int) -> int:
     """Held-out seeds are disjoint from selection seeds (0, 1, ...)."""
     return 100_000 + i
@@ -287,8 +337,16 @@ def run_recursion(
     *,
     progress: Progress | None = None,
     level: float = 0.95,
+    workers: int = 1,
+    dask_address: str | None = None,
 ) -> RecursionRun:
-    """Run the treatment and the controls; estimate gains, gain ratios and the verdict."""
+    """Run the treatment and the controls; estimate gains, gain ratios and the verdict.
+
+    A meta-improver proposes a generation's candidates in batches of its own
+    ``batch`` size (each batch sees the selection results of the earlier ones);
+    the units of a batch, and all held-out units, run in parallel with
+    ``workers`` processes or on a Dask cluster.
+    """
     if not envs:
         raise RsimeterError("no target tasks given")
     names = [e.name for e in envs]
@@ -297,7 +355,7 @@ def run_recursion(
     if config.meta == "ignition" and gen0.kind != "search":
         raise RsimeterError("ignition needs a search improver (an LLM meta-improver is not built)")
     start = time.perf_counter()
-    runner = _Runner(envs, config, progress)
+    runner = _Runner(envs, config, progress, workers=workers, dask_address=dask_address)
     surface = improver_surface(gen0)
     versions: list[VersionRecord] = []
 
@@ -311,16 +369,38 @@ def run_recursion(
         meta = FIXED_META if config.meta == "fixed" else current
         rng = rng_for(config.seed, "meta", k)
         best, best_sel = current, current_sel
-        for _ in range(config.meta_candidates):
-            _, point = propose_point(surface, history, meta, current.values(surface), rng)
-            cand = current.patched(point)
-            sel = runner.selection(TREATMENT, k, cand)
-            history.append((point, sel))
-            if sel > best_sel:
-                best, best_sel = cand, sel
+        left = config.meta_candidates
+        while left > 0:
+            chunk = min(left, meta.batch)
+            left -= chunk
+            batch: list[tuple[Point, ImproverVersion]] = []
+            for _ in range(chunk):
+                _, point = propose_point(surface, history, meta, current.values(surface), rng)
+                batch.append((point, current.patched(point)))
+            runner.prefetch([j for _, c in batch for j in runner.selection_jobs(c)])
+            for point, cand in batch:
+                sel = runner.selection(TREATMENT, k, cand)
+                history.append((point, sel))
+                if sel > best_sel:
+                    best, best_sel = cand, sel
         versions.append(VersionRecord(TREATMENT, k, best, current.digest(), config.meta, best_sel))
         current, current_sel = best, best_sel
         treat_versions.append(current)
+    # every held-out unit of every arm is known now except the TPE control's: run together
+    jobs = [j for k, v in enumerate(treat_versions) for j in runner.heldout_jobs(v, ("heldout", k))]
+    if "gen0_repeated" in config.controls or "best_of_two" in config.controls:
+        jobs += [
+            j
+            for k in range(config.generations + 1)
+            for j in runner.heldout_jobs(gen0, ("heldout", k))
+        ]
+    if "best_of_two" in config.controls:
+        jobs += [
+            j
+            for k in range(config.generations + 1)
+            for j in runner.heldout_jobs(gen0, ("heldout-b", k))
+        ]
+    runner.prefetch(jobs)
     for k, v in enumerate(treat_versions):
         runner.heldout(TREATMENT, k, v, ("heldout", k))
 
@@ -397,18 +477,24 @@ def _tpe_control(
         optuna.trial.create_trial(params=gen0.values(surface), distributions=dists, value=sel0)
     )
     best, best_sel = gen0, sel0
-    runner.heldout("tpe", 0, gen0, ("heldout", 0))
+    tpe_versions = [gen0]
     for k in range(1, config.generations + 1):
         parent = best
-        for _ in range(config.meta_candidates):
-            trial = study.ask(dists)
-            cand = gen0.patched(trial.params)
+        trials = [study.ask(dists) for _ in range(config.meta_candidates)]
+        cands = [gen0.patched(t.params) for t in trials]
+        runner.prefetch([j for c in cands for j in runner.selection_jobs(c)])
+        for trial, cand in zip(trials, cands, strict=True):
             sel = runner.selection("tpe", k, cand)
             study.tell(trial, sel)
             if sel > best_sel:
                 best, best_sel = cand, sel
         versions.append(VersionRecord("tpe", k, best, parent.digest(), "optuna-tpe", best_sel))
-        runner.heldout("tpe", k, best, ("heldout", k))
+        tpe_versions.append(best)
+    runner.prefetch(
+        [j for k, v in enumerate(tpe_versions) for j in runner.heldout_jobs(v, ("heldout", k))]
+    )
+    for k, v in enumerate(tpe_versions):
+        runner.heldout("tpe", k, v, ("heldout", k))
 
 
 def _distribution(p: Param) -> Any:
