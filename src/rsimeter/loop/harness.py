@@ -249,6 +249,11 @@ def baseline_of(target: Target, runs: Sequence[SeedRun]) -> Baseline:
             f"(seed {bad[0].seed}: {bad[0].status}; {bad[0].note or 'no detail'}); "
             "σ needs it as the 0.1 anchor"
         )
+    anchor = float(np.mean([r.hidden for r in runs if r.hidden is not None]))
+    try:
+        target.sigma(anchor, anchor)
+    except ValueError as e:
+        raise RsimeterError(f"{target.name}: the σ ladder cannot be built: {e}") from e
     return Baseline(
         tuple(r.seed for r in runs),
         tuple(float(r.hidden) for r in runs if r.hidden is not None),
@@ -292,7 +297,7 @@ def assemble(
         sigma = mean_estimate(seed_sigmas, what="σ")
         if baseline is not None and base.get("role") != "shipped":
             flags += integrity.score_flags(target, runs, baseline, seed_sigmas)
-    if status == "ok" and integrity.is_violation(flags):
+    if integrity.is_violation(flags):
         status = "integrity_violation"
     budget = _sum_budgets([r.budget_used for r in runs])
     notes = [r.note for r in runs if r.note]

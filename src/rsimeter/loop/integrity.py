@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rsimeter.loop.sandbox import SandboxResult
+from rsimeter.loop.sandbox import SandboxResult, stderr_events
 
 if TYPE_CHECKING:
     from rsimeter.loop.harness import Baseline, SeedRun
@@ -128,13 +128,13 @@ def workdir_flags(
 
 
 def driver_flags(record: Any) -> list[str]:
-    """Flags the driver reported in train.json (it checks its own functions)."""
+    """Flags the driver reported in train.json (its own checks, and the error it caught)."""
     if not isinstance(record, dict):
         return []
+    flags = [f for f in stderr_events(str(record.get("error", ""))[-4000:]) if f in VIOLATIONS]
     items = record.get("integrity")
     if not isinstance(items, list):
-        return []
-    flags = []
+        return flags
     for item in items[:50]:
         text = str(item)[:200]
         if text.startswith("tampered"):

@@ -186,7 +186,7 @@ def _mask_args(paths: Sequence[Path]) -> list[str]:
     for p in paths:
         path = Path(p).resolve()
         if path.is_dir():
-            args += ["--tmpfs", str(path)]
+            args += ["--perms", "0755", "--tmpfs", str(path)]
         elif path.exists():
             args += ["--ro-bind", "/dev/null", str(path)]
     return args
@@ -401,7 +401,7 @@ _STDERR_EVENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "forbidden_path_attempt",
-        re.compile(r"No such file or directory: '/(?!candidate|tmp|model|inputs)[^']*'"),
+        re.compile(r"No such file or directory: '/(?!candidate/)[^']*'"),
     ),
     ("process_limit", re.compile(r"Resource temporarily unavailable|can't start new thread")),
     ("file_size_limit", re.compile(r"File too large")),
