@@ -45,7 +45,6 @@ def test_command_runs_in_private_work_folder_and_sees_only_the_system(tmp_path: 
     assert lines[0] == WORKDIR_IN_SANDBOX
     assert lines[1] == "hello"
     top = eval(lines[2])
-    assert "work" not in top or not Path("/work/wt").exists() or True  # venv parents may appear
     assert "home" not in top and "var" not in top and "srv" not in top
 
 
@@ -115,7 +114,8 @@ def test_network_is_unreachable(tmp_path: Path) -> None:
 def test_wall_clock_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     code = (
         "import subprocess, sys, time;"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)  # rsimeter-orphan']);"
+        "subprocess.Popen([sys.executable, '-c',"
+        " 'import time; time.sleep(300)  # rsimeter-orphan']);"
         "time.sleep(300)"
     )
     result = run(code, tmp_path, wall_seconds=2)
@@ -180,7 +180,7 @@ def test_missing_bubblewrap_refuses_with_a_clear_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
-    with pytest.raises(RsimeterError, match="bubblewrap.*--unsafe-no-sandbox"):
+    with pytest.raises(RsimeterError, match=r"bubblewrap.*--unsafe-no-sandbox"):
         run("print(1)", tmp_path)
 
 
