@@ -42,6 +42,18 @@ class HarnessEnv:
 
         return knob_patch(self.target, point) if point else ""
 
+    def files(self, patch: str) -> dict[str, str]:
+        """The editable files after applying patch to the shipped ones (validated)."""
+        from rsimeter.loop.harness import materialize
+
+        return materialize(self.target, [patch] if patch.strip() else [])
+
+    def patch_from_files(self, files: dict[str, str]) -> str:
+        """The unified diff from the shipped editable files to these."""
+        from rsimeter.loop.llm.workspace import unified_diff
+
+        return unified_diff(self.files(""), files)
+
     def baseline(self, seed: int) -> Any:
         """The shipped pipeline's scores on one seed (evaluated once)."""
         if seed not in self._baselines:
@@ -65,6 +77,7 @@ class HarnessEnv:
                 seconds=time.monotonic() - start,
                 cost=0.0,
                 author="shipped",
+                patch="",
             )
         from rsimeter.loop.harness import evaluate_patch
 
@@ -90,4 +103,5 @@ class HarnessEnv:
             cost=float(used.get("cpu_seconds", 0.0)),
             author=author,
             note=res.note[:200],
+            patch=patch,
         )

@@ -286,6 +286,7 @@ class _Runner:
                         "proxy": o.proxy,
                         "chosen": o.candidate_id == r.chosen,
                         "shipped_sigma": r.shipped_sigma,
+                        "transcript": o.transcript,
                     }
                 )
 

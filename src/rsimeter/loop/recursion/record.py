@@ -52,6 +52,7 @@ def save_recursion(store: Store, run: RecursionRun, *, gen0_json: str) -> str:
         "author", "status", "sigma", "proxy", "chosen", "shipped_sigma",
     ]  # fmt: skip
     cands = run.candidates.copy()
+    transcripts = transcript_rows(cands)
     if len(cands):
         cands.insert(0, "experiment_id", eid)
         cands = cands[cand_cols]
@@ -76,7 +77,36 @@ def save_recursion(store: Store, run: RecursionRun, *, gen0_json: str) -> str:
         _insert(store, "loop_recursion_versions", versions)
         if len(cands):
             _insert(store, "loop_recursion_candidates", cands)
+        if len(transcripts):
+            _insert(store, "loop_llm_transcripts", transcripts)
     return eid
+
+
+def transcript_rows(candidates: pd.DataFrame) -> pd.DataFrame:
+    """One row per candidate an LLM episode produced: its Inspect log and usage."""
+    rows = []
+    if "transcript" in candidates.columns:
+        seen: set[str] = set()
+        for r in candidates.itertuples():
+            t = r.transcript
+            if not isinstance(t, dict) or str(r.candidate_id) in seen:
+                continue
+            seen.add(str(r.candidate_id))
+            rows.append(
+                {
+                    "candidate_id": str(r.candidate_id),
+                    "log_path": str(t.get("log_path", "")),
+                    "model": str(t.get("model", "")),
+                    "input_tokens": int(t.get("input_tokens", 0)),
+                    "output_tokens": int(t.get("output_tokens", 0)),
+                    "total_tokens": int(t.get("total_tokens", 0)),
+                    "usd": t.get("usd"),
+                    "messages": int(t.get("messages", 0)),
+                    "stop_reason": str(t.get("stop_reason", "")),
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _insert(store: Store, table: str, frame: pd.DataFrame) -> None:

@@ -120,6 +120,28 @@ class ToyEnv:
     def patch_for(self, point: dict[str, object]) -> str:
         return json.dumps({k: point[k] for k in sorted(point)}, sort_keys=True) if point else ""
 
+    def files(self, patch: str) -> dict[str, str]:
+        """One editable file, ``knobs.json``, holding every knob's value."""
+        point = {**self.shipped(), **(json.loads(patch) if patch else {})}
+        return {"knobs.json": json.dumps(point, indent=1, sort_keys=True) + "\n"}
+
+    def patch_from_files(self, files: dict[str, str]) -> str:
+        """The patch (changed knobs) that the edited ``knobs.json`` amounts to."""
+        try:
+            values = json.loads(files.get("knobs.json", "{}"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"knobs.json is not JSON: {e.msg}") from e
+        if not isinstance(values, dict):
+            raise ValueError("knobs.json must hold an object")
+        shipped = self.shipped()
+        changed: dict[str, object] = {}
+        for k, v in values.items():
+            if k not in shipped or isinstance(v, bool) or not isinstance(v, int | float):
+                raise ValueError(f"knobs.json: {k!r} is not a numeric knob")
+            if float(v) != shipped[k]:
+                changed[k] = min(max(float(v), 0.0), 1.0)
+        return self.patch_for(changed)
+
     def sigma_of(self, point: dict[str, object]) -> float:
         """Held-out σ of a knob setting (no noise)."""
 
@@ -144,4 +166,5 @@ class ToyEnv:
             seconds=self.seconds,
             cost=1.0,
             author=author,
+            patch=patch,
         )

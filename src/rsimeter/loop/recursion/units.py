@@ -41,6 +41,8 @@ class Outcome:
     cost: float
     author: str  # improver name; see HUMAN_AUTHORS
     note: str = ""
+    patch: str = ""
+    transcript: dict[str, Any] | None = None  # LLM proposals: Inspect log and usage
 
     @property
     def ok(self) -> bool:
@@ -58,6 +60,10 @@ class TaskEnv(Protocol):
 
     def patch_for(self, point: Point) -> str: ...
 
+    def files(self, patch: str) -> dict[str, str]: ...
+
+    def patch_from_files(self, files: dict[str, str]) -> str: ...
+
     def evaluate(self, patch: str, seed: int, *, parent_id: str | None, author: str) -> Outcome: ...
 
 
@@ -74,9 +80,22 @@ class UnitResult:
     shipped_sigma: float
 
 
+@dataclass(frozen=True)
+class Proposed:
+    """One proposal: the patch (against shipped), its parent, and what producing it cost."""
+
+    patch: str
+    parent_id: str | None
+    point: Point | None = None  # knob values, for search proposals
+    note: str = ""
+    transcript: dict[str, Any] | None = None
+    seconds: float = 0.0  # proxy evaluations the improver ran while proposing
+    cost: float = 0.0
+
+
 Proposer = Callable[
     [ImproverVersion, TaskEnv, list[Outcome], list[tuple[Point, float]], int, np.random.Generator],
-    tuple[str, str | None, Point | None, str],
+    Proposed,
 ]
 
 
@@ -93,13 +112,13 @@ def search_proposer(
     points: list[tuple[Point, float]],
     seed: int,
     rng: np.random.Generator,
-) -> tuple[str, str | None, Point | None, str]:
-    """(patch, parent candidate id, point, note) from the version's search strategy."""
+) -> Proposed:
+    """A proposal from the version's search strategy over the task's knobs."""
     space = env.space(version.surfaces)
     parent_idx, point = propose_point(space, points, version, env.shipped(), rng)
     parent = outcomes[parent_idx].candidate_id if parent_idx is not None else None
     changed = {k: v for k, v in point.items() if env.shipped().get(k) != v}
-    return env.patch_for(changed), parent, point, f"{version.strategy} {changed}"
+    return Proposed(env.patch_for(changed), parent, point, f"{version.strategy} {changed}")
 
 
 def run_unit(
@@ -116,24 +135,26 @@ def run_unit(
     shipped = env.evaluate("", seed, parent_id=None, author="shipped")
     if proposer is None:
         if version.kind == "llm":
-            from rsimeter.loop.llm.improver import llm_proposer
+            from rsimeter.loop.llm.improver import make_llm_proposer
 
-            proposer = llm_proposer
+            proposer = make_llm_proposer()
         else:
             proposer = search_proposer
     outcomes: list[Outcome] = []
     points: list[tuple[Point, float]] = []
     seconds = 0.0  # evaluator seconds as first recorded, plus the improver's own time
+    extra_cost = 0.0  # proxy evaluations run while proposing
     for _ in range(budget):
         t0 = time.perf_counter()
-        patch, parent, point, note = proposer(version, env, outcomes, points, seed, rng)
-        seconds += time.perf_counter() - t0
-        out = env.evaluate(patch, seed, parent_id=parent, author=author)
-        out = replace(out, note=note[:500])
+        prop = proposer(version, env, outcomes, points, seed, rng)
+        seconds += max(time.perf_counter() - t0, prop.seconds)
+        extra_cost += prop.cost
+        out = env.evaluate(prop.patch, seed, parent_id=prop.parent_id, author=author)
+        out = replace(out, note=prop.note[:500], patch=prop.patch, transcript=prop.transcript)
         outcomes.append(out)
         seconds += out.seconds
-        if point is not None:
-            points.append((point, out.proxy if out.ok else -math.inf))
+        if prop.point is not None:
+            points.append((prop.point, out.proxy if out.ok else -math.inf))
     best = max((o for o in outcomes if o.ok), key=lambda o: o.proxy, default=None)
     base_proxy = shipped.proxy if shipped.ok else -math.inf
     pick = best if best is not None and best.proxy > base_proxy else None
@@ -143,7 +164,7 @@ def run_unit(
         utility=float(utility),
         proxy=float(pick.proxy if pick is not None else base_proxy),
         seconds=float(seconds),
-        cost=float(sum(o.cost for o in outcomes)),
+        cost=float(sum(o.cost for o in outcomes) + extra_cost),
         chosen=pick.candidate_id if pick is not None else None,
         candidates=tuple(outcomes),
         shipped_sigma=float(shipped_sigma),
@@ -176,11 +197,17 @@ class CachedEnv:
     def patch_for(self, point: Point) -> str:
         return self.inner.patch_for(point)
 
+    def files(self, patch: str) -> dict[str, str]:
+        return self.inner.files(patch)
+
+    def patch_from_files(self, files: dict[str, str]) -> str:
+        return self.inner.patch_from_files(files)
+
     def evaluate(self, patch: str, seed: int, *, parent_id: str | None, author: str) -> Outcome:
         key = (patch, seed)
         if key in self.cache:
             self.hits += 1
-            return replace(self.cache[key], parent_id=parent_id, author=author)
+            return replace(self.cache[key], parent_id=parent_id, author=author, transcript=None)
         out = self.inner.evaluate(patch, seed, parent_id=parent_id, author=author)
         self.cache[key] = out
         return out
