@@ -159,3 +159,12 @@ def test_missing_utilities_are_skipped_not_fatal() -> None:
     est = estimate_recursion(runs, reps=200)
     assert est.treatment.generations[0].runs == 19
     assert est.treatment.generations[0].utility.value == pytest.approx(0.1)
+
+
+def test_one_held_out_seed_per_task_gives_no_interval_and_no_verdict() -> None:
+    runs = synthetic_runs(SyntheticImprover(rho=0.2), generations=3, seeds=1, controls=CONTROLS)
+    est = estimate_recursion(runs, reps=200)
+    rho = est.treatment.mean_gain_ratio
+    assert math.isfinite(rho.value) and math.isnan(rho.low) and math.isnan(rho.high)
+    assert est.verdict.verdict == "indeterminate"
+    assert "no interval" in est.verdict.reasons[0]

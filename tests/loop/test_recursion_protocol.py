@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -224,3 +225,40 @@ def test_parallel_workers_give_the_same_runs_as_one_process(toy_run: object) -> 
     a = toy_run.runs.drop(columns=["seconds"])  # type: ignore[attr-defined]
     b = par.runs.drop(columns=["seconds"])
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+
+
+def test_harness_env_cache_returns_the_first_evaluation(tmp_path: Path) -> None:
+    from rsimeter.loop.recursion.harness_env import HarnessEnv
+
+    calls: list[str] = []
+
+    class FakeTarget:
+        name = "fake"
+        root = tmp_path / "pipe"
+        manifest = None
+        knobs = ()
+
+        class metric:
+            direction = "max"
+
+    FakeTarget.root.mkdir()
+    (FakeTarget.root / "train.py").write_text("lr = 1\n")
+    env = HarnessEnv(FakeTarget(), cache_dir=tmp_path / "cache")
+
+    def fake_eval(patch: str, seed: int, *, parent_id: str | None, author: str) -> Outcome:
+        calls.append(patch)
+        return Outcome("c1", parent_id, "ok", 0.5, 0.2, 4.0, 3.0, author, patch=patch)
+
+    env._evaluate = fake_eval  # type: ignore[method-assign]
+    first = env.evaluate("p", 1, parent_id=None, author="a")
+    again = HarnessEnv(FakeTarget(), cache_dir=tmp_path / "cache")
+    again._evaluate = fake_eval  # type: ignore[method-assign]
+    second = again.evaluate("p", 1, parent_id="x", author="b")
+    assert calls == ["p"]
+    assert (second.proxy, second.sigma, second.seconds, second.cost) == (0.5, 0.2, 4.0, 3.0)
+    assert second.parent_id == "x" and second.author == "b" and first.author == "a"
+    (FakeTarget.root / "train.py").write_text("lr = 2\n")  # another pipeline: another key
+    third = HarnessEnv(FakeTarget(), cache_dir=tmp_path / "cache")
+    third._evaluate = fake_eval  # type: ignore[method-assign]
+    third.evaluate("p", 1, parent_id=None, author="a")
+    assert calls == ["p", "p"]

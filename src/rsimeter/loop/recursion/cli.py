@@ -71,6 +71,9 @@ def recurse(
         int, typer.Option("--workers", help="Improver runs in parallel (local processes).")
     ] = 1,
     dask: DaskOpt = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Re-evaluate candidates seen in earlier runs.")
+    ] = False,
     store: StoreOpt = DEFAULT_STORE,
     json_: JsonOpt = False,
 ) -> None:
@@ -84,7 +87,11 @@ def recurse(
     if meta_improver not in ("fixed", "ignition"):
         raise RsimeterError("--meta-improver must be 'fixed' or 'ignition'")
     version = _gen0(gen0, improver, model)
-    envs = [make_env(name, unsafe_no_sandbox=unsafe_no_sandbox) for name in _split(target)]
+    cache = None if no_cache else Path(store).parent / "recursion-cache"
+    envs = [
+        make_env(name, unsafe_no_sandbox=unsafe_no_sandbox, cache_dir=cache)
+        for name in _split(target)
+    ]
     ctrl = () if controls.strip() == "none" else tuple(_split(controls))
     config = RecursionConfig(
         generations=generations,
@@ -141,7 +148,9 @@ def _gen0(path: Path | None, improver: str, model: str | None) -> ImproverVersio
     return version
 
 
-def make_env(name: str, *, unsafe_no_sandbox: bool = False) -> TaskEnv:
+def make_env(
+    name: str, *, unsafe_no_sandbox: bool = False, cache_dir: Path | None = None
+) -> TaskEnv:
     """The task environment of a target name (built-in, folder, or synthetic 'toy')."""
     if name == SYNTHETIC_PREFIX or name.startswith(SYNTHETIC_PREFIX + ":"):
         from rsimeter.loop.recursion.synthetic import ToyEnv
@@ -150,4 +159,4 @@ def make_env(name: str, *, unsafe_no_sandbox: bool = False) -> TaskEnv:
     from rsimeter.loop.recursion.harness_env import HarnessEnv
     from rsimeter.loop.target import load_target
 
-    return HarnessEnv(load_target(name), unsafe_no_sandbox=unsafe_no_sandbox)
+    return HarnessEnv(load_target(name), unsafe_no_sandbox=unsafe_no_sandbox, cache_dir=cache_dir)

@@ -39,6 +39,8 @@ from rsimeter.estimate import Estimate
 TREATMENT = "treatment"
 REQUIRED_COLUMNS = ("arm", "generation", "task", "seed", "utility", "seconds", "cost")
 TWO_STAGE_MIN_TASKS = 5
+MIN_SEEDS_PER_TASK = 2
+NO_INTERVAL = "no interval: fewer than 2 held-out seeds per task"
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def conservative_interval(
     bound and above everything for the upper bound, so it can only widen the
     interval. When too many replicates are undefined, the bound is infinite.
     """
-    if not math.isfinite(value):
+    if not math.isfinite(value) or NO_INTERVAL in method:
         return Estimate(value, math.nan, math.nan, level, n, method)
     reps = np.asarray(reps, dtype=float)
     alpha = (1 - level) / 2
@@ -239,6 +241,10 @@ def estimate_recursion(
     method = (
         "two-stage bootstrap (tasks, then seeds)" if two_stage else "bootstrap of seeds within task"
     )
+    seeds_per_task = pd.Series([t for t, _ in units]).value_counts()
+    if not two_stage and int(seeds_per_task.min()) < MIN_SEEDS_PER_TASK:
+        # resampling one seed per task gives zero-width intervals: report none instead
+        method = NO_INTERVAL
 
     def matrix(arm_rows: pd.DataFrame, column: str) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
@@ -387,6 +393,9 @@ def decide(treatment: ArmStats, beats: dict[str, Estimate], *, held_out: bool) -
     reasons: list[str] = []
     if not math.isfinite(rho.value):
         reasons.append(f"mean gain ratio undefined ({rho.method})")
+        return Verdict("indeterminate", tuple(reasons), held_out)
+    if math.isnan(rho.low) or math.isnan(rho.high):
+        reasons.append(f"mean gain ratio {rho} has no interval ({rho.method})")
         return Verdict("indeterminate", tuple(reasons), held_out)
     if rho.high < 1:
         reasons.append(f"mean gain ratio {rho} has its upper bound below 1")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from rsimeter.loop.recursion.units import Outcome
@@ -19,10 +24,14 @@ class HarnessEnv:
     used in the sandbox.
     """
 
-    def __init__(self, target: Any, *, unsafe_no_sandbox: bool = False) -> None:
+    def __init__(
+        self, target: Any, *, unsafe_no_sandbox: bool = False, cache_dir: Path | None = None
+    ) -> None:
         self.target = target
         self.name = str(target.name)
         self.unsafe_no_sandbox = unsafe_no_sandbox
+        self.cache_dir = cache_dir
+        self._target_digest = _tree_digest(Path(target.root), getattr(target, "manifest", None))
         self._baselines: dict[int, Any] = {}
         self._shipped: dict[str, Any] | None = None
         self._sign = -1.0 if target.metric.direction == "min" else 1.0
@@ -55,16 +64,65 @@ class HarnessEnv:
         return unified_diff(self.files(""), files)
 
     def baseline(self, seed: int) -> Any:
-        """The shipped pipeline's scores on one seed (evaluated once)."""
+        """The shipped pipeline's scores on one seed (evaluated once, cached on disk)."""
         if seed not in self._baselines:
-            from rsimeter.loop.harness import evaluate_baseline
+            from rsimeter.loop.harness import Baseline, evaluate_baseline
 
-            self._baselines[seed] = evaluate_baseline(
-                self.target, (seed,), unsafe_no_sandbox=self.unsafe_no_sandbox
-            )
+            cached = self._cache_get("baseline", seed)
+            if cached is not None:
+                self._baselines[seed] = Baseline(
+                    tuple(cached["seeds"]), tuple(cached["hidden"]), tuple(cached["proxy"])
+                )
+            else:
+                b = evaluate_baseline(
+                    self.target, (seed,), unsafe_no_sandbox=self.unsafe_no_sandbox
+                )
+                self._cache_put(
+                    "baseline",
+                    seed,
+                    {"seeds": list(b.seeds), "hidden": list(b.hidden), "proxy": list(b.proxy)},
+                )
+                self._baselines[seed] = b
         return self._baselines[seed]
 
+    # -- disk cache: evaluations are deterministic given target files, patch and seed --
+    def _cache_path(self, patch: str, seed: int) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = hashlib.sha256(f"{self._target_digest}|{seed}|{patch}".encode()).hexdigest()
+        return self.cache_dir / self.name.replace("/", "_")[:40] / f"{key[:40]}.json"
+
+    def _cache_get(self, patch: str, seed: int) -> dict[str, Any] | None:
+        path = self._cache_path(patch, seed)
+        if path is None or not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # a damaged entry is recomputed
+        return data if isinstance(data, dict) else None
+
+    def _cache_put(self, patch: str, seed: int, data: dict[str, Any]) -> None:
+        path = self._cache_path(patch, seed)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+
     def evaluate(self, patch: str, seed: int, *, parent_id: str | None, author: str) -> Outcome:
+        cached = self._cache_get(patch, seed) if patch.strip() else None
+        if cached is not None:
+            return Outcome(**{**cached, "parent_id": parent_id, "author": author})
+        out = self._evaluate(patch, seed, parent_id=parent_id, author=author)
+        if patch.strip():
+            data = dataclasses.asdict(out)
+            data.pop("transcript", None)
+            self._cache_put(patch, seed, data)
+        return out
+
+    def _evaluate(self, patch: str, seed: int, *, parent_id: str | None, author: str) -> Outcome:
         start = time.monotonic()
         base = self.baseline(seed)
         if not patch.strip():
@@ -105,3 +163,15 @@ class HarnessEnv:
             note=res.note[:200],
             patch=patch,
         )
+
+
+def _tree_digest(root: Path, manifest: Path | None) -> str:
+    """Hash of every file of a target (pipeline and manifest): the cache key's first part."""
+    h = hashlib.sha256()
+    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    if manifest is not None and Path(manifest).is_file():
+        files.append(Path(manifest))
+    for p in files:
+        h.update(str(p.relative_to(root) if p.is_relative_to(root) else p.name).encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
