@@ -47,10 +47,10 @@ def recurse(
     ] = None,
     budget: Annotated[
         int, typer.Option("--budget", help="Candidate evaluations per improver run.")
-    ] = 4,
+    ] = 3,
     meta_candidates: Annotated[
         int, typer.Option("--meta-candidates", help="Versions tried per generation.")
-    ] = 3,
+    ] = 2,
     select_seeds: Annotated[
         int, typer.Option("--select-seeds", help="Seeds per task used to select versions.")
     ] = 1,

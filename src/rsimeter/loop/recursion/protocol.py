@@ -49,8 +49,8 @@ class RecursionConfig:
 
     generations: int = 2
     meta: Literal["fixed", "ignition"] = "fixed"
-    budget: int = 4  # candidate evaluations per improver run (the fixed budget)
-    meta_candidates: int = 3  # versions a meta-improver tries per generation
+    budget: int = 3  # candidate evaluations per improver run (the fixed budget)
+    meta_candidates: int = 2  # versions a meta-improver tries per generation
     select_seeds: int = 1
     heldout_seeds: int = 2
     controls: tuple[str, ...] = CONTROLS
