@@ -381,6 +381,19 @@ def _arm_stats(
     return ArmStats(arm, tuple(out), mean_rho, mean_q), util[gens[-1]]
 
 
+def show(est: Estimate) -> str:
+    """An estimate as text, with unbounded interval ends shown as −∞ / ∞."""
+
+    def f(x: float) -> str:
+        if math.isnan(x):
+            return "n/a"
+        if math.isinf(x):
+            return "∞" if x > 0 else "−∞"
+        return f"{x:.3g}"
+
+    return f"{f(est.value)} [{f(est.low)}, {f(est.high)}] (n={est.n})"
+
+
 def decide(treatment: ArmStats, beats: dict[str, Estimate], *, held_out: bool) -> Verdict:
     """The three-valued verdict from the mean gain ratio and the control comparisons.
 
@@ -395,26 +408,26 @@ def decide(treatment: ArmStats, beats: dict[str, Estimate], *, held_out: bool) -
         reasons.append(f"mean gain ratio undefined ({rho.method})")
         return Verdict("indeterminate", tuple(reasons), held_out)
     if math.isnan(rho.low) or math.isnan(rho.high):
-        reasons.append(f"mean gain ratio {rho} has no interval ({rho.method})")
+        reasons.append(f"mean gain ratio {show(rho)} has no interval ({rho.method})")
         return Verdict("indeterminate", tuple(reasons), held_out)
     if rho.high < 1:
-        reasons.append(f"mean gain ratio {rho} has its upper bound below 1")
+        reasons.append(f"mean gain ratio {show(rho)} has its upper bound below 1")
         return Verdict("damped", tuple(reasons), held_out)
     ok = True
     if rho.low > 1:
-        reasons.append(f"mean gain ratio {rho} has its lower bound above 1")
+        reasons.append(f"mean gain ratio {show(rho)} has its lower bound above 1")
     else:
         ok = False
-        reasons.append(f"mean gain ratio {rho} includes 1")
+        reasons.append(f"mean gain ratio {show(rho)} includes 1")
     if not beats:
         ok = False
         reasons.append("no controls were run")
     for arm, diff in beats.items():
         if math.isfinite(diff.low) and diff.low > 0:
-            reasons.append(f"treatment beats control '{arm}' by {diff}")
+            reasons.append(f"treatment beats control '{arm}' by {show(diff)}")
         else:
             ok = False
-            reasons.append(f"treatment does not beat control '{arm}': difference {diff}")
+            reasons.append(f"treatment does not beat control '{arm}': difference {show(diff)}")
     if not held_out:
         ok = False
         reasons.append("utilities were not measured on held-out tasks or seeds")

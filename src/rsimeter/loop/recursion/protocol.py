@@ -29,7 +29,12 @@ import pandas as pd
 
 from rsimeter.errors import RsimeterError
 from rsimeter.estimate import Estimate
-from rsimeter.loop.recursion.estimator import TREATMENT, RecursionEstimate, estimate_recursion
+from rsimeter.loop.recursion.estimator import (
+    TREATMENT,
+    RecursionEstimate,
+    estimate_recursion,
+    show,
+)
 from rsimeter.loop.recursion.search import Point, propose_point
 from rsimeter.loop.recursion.share import ai_gain_share
 from rsimeter.loop.recursion.units import TaskEnv, UnitResult, rng_for, run_unit
@@ -533,8 +538,8 @@ def rich_table(run: RecursionRun) -> Any:
         t.add_row(str(k), *cells, str(g.gain), str(g.gain_ratio), str(g.seconds))
     colour = {"compounding": "green", "damped": "yellow"}.get(est.verdict.verdict, "white")
     lines = [
-        Text(f"mean gain ratio ρ̄: {est.treatment.mean_gain_ratio}"),
-        Text(f"generation-time ratio q: {est.treatment.mean_time_ratio}"),
+        Text(f"mean gain ratio ρ̄: {show(est.treatment.mean_gain_ratio)}"),
+        Text(f"generation-time ratio q: {show(est.treatment.mean_time_ratio)}"),
         Text(f"AI share of the gain: {run.ai_gain_share}"),
         Text(f"verdict: {est.verdict.verdict}", style=f"bold {colour}"),
         *(Text(f"  - {r}") for r in est.verdict.reasons),
