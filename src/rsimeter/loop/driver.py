@@ -1,0 +1,311 @@
+"""The harness-owned training driver: runs a candidate pipeline and counts its compute.
+
+Standalone on purpose (standard library, numpy and torch only, no rsimeter imports): it
+is the one harness file mounted, read-only, into the sandbox. The candidate can read it
+but not change it.
+
+    python driver.py train   --workdir W --seed S --budget FLOPS --out W/out
+    python driver.py predict --workdir W --inputs X.npy --out P.npy [--model W/out/model.pt]
+
+The pipeline module (``--entry``, default ``train.py`` in W) provides::
+
+    steps: int                                  how many optimizer steps to run
+    build_model(meta) -> torch.nn.Module        code surface
+    build_optimizer(model) -> Optimizer         code surface
+    lr_schedule(step, steps) -> float           code surface (multiplies each group's lr)
+    predict(model, inputs) -> Tensor            code surface (no labels exist here)
+    select(pool, rng) -> dict of arrays         data surface (pool: dict of numpy arrays)
+    get_batch(data, rng) -> (inputs, targets)   data surface
+    loss_fn(outputs, targets) -> scalar Tensor  objective surface
+
+Compute is the matmul/convolution FLOPs of the training steps and of ``select`` as
+counted by ``torch.utils.flop_counter`` (forward and backward): step 0 is counted before
+training and the run is refused (exit 3) when ``select + step0 x steps`` exceeds the
+budget; further steps are audited at random (unpredictable to the candidate) and a run
+whose audited steps cost more than planned is re-planned and stopped when over budget.
+The count does not depend on machine speed.
+
+Exit codes: 0 ok; 2 bad arguments; 3 over budget; 4 the pipeline failed (exception,
+non-finite loss, malformed predictions). ``out/train.json`` is written in every case
+where the driver can still write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import importlib.util
+import json
+import math
+import os
+import random
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+EXIT_OK, EXIT_USAGE, EXIT_OVER_BUDGET, EXIT_FAILED = 0, 2, 3, 4
+AUDIT_RATE = 1 / 8  # fraction of steps after step 0 whose FLOPs are re-counted
+PREDICT_CHUNK = 512  # rows per predict call, to bound memory
+MAX_STEPS = 1_000_000
+
+
+class PipelineError(Exception):
+    """The candidate pipeline broke its contract (message is shown in train.json)."""
+
+
+def _flops(fn: Any, *args: Any) -> tuple[Any, int]:
+    with FlopCounterMode(display=False) as counter:
+        result = fn(*args)
+    return result, int(counter.get_total_flops())
+
+
+# Objects a pipeline could replace to fake its compute count or its outputs; their
+# identities are checked after each phase and any change is reported.
+def _watched() -> dict[str, Any]:
+    return {
+        "FlopCounterMode.__enter__": FlopCounterMode.__enter__,
+        "FlopCounterMode.__exit__": FlopCounterMode.__exit__,
+        "FlopCounterMode.get_total_flops": FlopCounterMode.get_total_flops,
+        "torch.Tensor.backward": torch.Tensor.backward,
+        "torch.autograd.backward": torch.autograd.backward,
+        "torch.save": torch.save,
+        "torch.load": torch.load,
+        "numpy.save": np.save,
+        "numpy.load": np.load,
+        "json.dump": json.dump,
+        "json.dumps": json.dumps,
+        "builtins.open": builtins.open,
+        "time.perf_counter": time.perf_counter,
+        "time.process_time": time.process_time,
+        "os.replace": os.replace,
+        **{
+            f"driver.{k}": v for k, v in globals().items() if callable(v) and not k.startswith("__")
+        },
+    }
+
+
+def _tampered(before: dict[str, Any]) -> list[str]:
+    after = _watched()
+    return [f"tampered: {k}" for k, v in before.items() if after.get(k) is not v]
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _import_pipeline(workdir: Path, entry: str) -> Any:
+    path = (workdir / entry).resolve()
+    if not path.is_file() or not path.is_relative_to(workdir.resolve()):
+        raise PipelineError(f"pipeline entry {entry!r} is not a file in the work folder")
+    sys.path.insert(0, str(workdir.resolve()))
+    spec = importlib.util.spec_from_file_location("pipeline", path)
+    if spec is None or spec.loader is None:
+        raise PipelineError(f"cannot import {entry}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pipeline"] = module
+    spec.loader.exec_module(module)
+    for name in (
+        "build_model",
+        "build_optimizer",
+        "lr_schedule",
+        "predict",
+        "select",
+        "get_batch",
+        "loss_fn",
+    ):
+        if not callable(getattr(module, name, None)):
+            raise PipelineError(f"{entry} has no function {name}()")
+    steps = getattr(module, "steps", None)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 0 < steps <= MAX_STEPS:
+        raise PipelineError(f"{entry}: steps must be an int in 1..{MAX_STEPS}, got {steps!r}")
+    return module
+
+
+def _load_meta(workdir: Path) -> dict[str, Any]:
+    meta_path = workdir / "data" / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    if not isinstance(meta, dict):
+        raise PipelineError("data/meta.json must hold an object")
+    return meta
+
+
+def _seed_everything(seed: int) -> np.random.Generator:
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    return np.random.default_rng(seed)
+
+
+def train(workdir: Path, seed: int, budget: float, out: Path, entry: str) -> int:
+    """Train the pipeline in ``workdir`` once under a FLOP budget; returns the exit code."""
+    started = time.perf_counter()
+    record: dict[str, Any] = {"status": "failed", "seed": seed, "budget": budget, "integrity": []}
+    watched = _watched()
+    try:
+        rng = _seed_everything(seed)
+        pipe = _import_pipeline(workdir, entry)
+        record["integrity"] += _tampered(watched)
+        meta = _load_meta(workdir)
+        with np.load(workdir / "data" / "pool.npz", allow_pickle=False) as npz:
+            pool = {k: npz[k] for k in npz.files}
+        data, select_flops = _flops(pipe.select, pool, rng)
+        model = pipe.build_model(meta)
+        if not isinstance(model, torch.nn.Module):
+            raise PipelineError("build_model() must return a torch.nn.Module")
+        model.train()
+        optimizer = pipe.build_optimizer(model)
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise PipelineError("build_optimizer() must return a torch.optim.Optimizer")
+        base_lrs = [group["lr"] for group in optimizer.param_groups]
+        steps: int = pipe.steps
+
+        def one_step(step: int) -> float:
+            scale = float(pipe.lr_schedule(step, steps))
+            if not math.isfinite(scale) or scale < 0:
+                raise PipelineError(f"lr_schedule({step}) returned {scale!r}")
+            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base * scale
+            inputs, targets = pipe.get_batch(data, rng)
+            loss = pipe.loss_fn(model(inputs), targets)
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise PipelineError("loss_fn() must return a scalar tensor")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise PipelineError(f"loss became {value} at step {step}")
+            return value
+
+        loss, per_step = _flops(one_step, 0)
+        planned = select_flops + per_step * steps
+        record.update(
+            select_compute=select_flops, step_compute=per_step, steps=steps, planned_compute=planned
+        )
+        if planned > budget:
+            record.update(status="over_budget", compute=planned, steps_done=0)
+            record["integrity"] += _tampered(watched)
+            _write_json(out / "train.json", record)
+            return EXIT_OVER_BUDGET
+        auditor = random.SystemRandom()  # unpredictable audit steps, unseeded on purpose
+        audited, losses = 1, [loss]
+        for step in range(1, steps):
+            if auditor.random() < AUDIT_RATE or step == steps - 1:
+                loss, flops = _flops(one_step, step)
+                audited += 1
+                if flops != per_step:
+                    record["integrity"].append(
+                        f"compute_varies: step {step} counted {flops} FLOPs, step 0 {per_step}"
+                    )
+                    per_step = max(per_step, flops)
+                    planned = select_flops + per_step * steps
+                    if planned > budget:
+                        record.update(status="over_budget", compute=planned, steps_done=step + 1)
+                        _write_json(out / "train.json", record)
+                        return EXIT_OVER_BUDGET
+            else:
+                loss = one_step(step)
+            losses.append(loss)
+        record["integrity"] += _tampered(watched)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, out / "model.pt")
+        record.update(
+            status="ok",
+            compute=planned,
+            steps_done=steps,
+            audited_steps=audited,
+            final_loss=float(np.mean(losses[-max(1, steps // 10) :])),
+        )
+        code = EXIT_OK
+    except Exception as e:  # the candidate's code may raise anything; report, never hide
+        record.update(status="failed", error=_error_text(e))
+        code = EXIT_FAILED
+    record["driver_seconds"] = round(time.perf_counter() - started, 3)
+    _write_json(out / "train.json", record)
+    return code
+
+
+def predict(workdir: Path, inputs_path: Path, out_path: Path, model_path: Path, entry: str) -> int:
+    """Write the trained model's predictions on ``inputs_path`` (no labels exist here)."""
+    try:
+        _seed_everything(0)
+        pipe = _import_pipeline(workdir, entry)
+        meta = _load_meta(workdir)
+        model = pipe.build_model(meta)
+        state = torch.load(model_path, weights_only=True, map_location="cpu")
+        model.load_state_dict(state)
+        model.eval()
+        inputs = np.load(inputs_path, allow_pickle=False)
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(inputs), PREDICT_CHUNK):
+                batch = torch.from_numpy(
+                    np.ascontiguousarray(inputs[start : start + PREDICT_CHUNK])
+                )
+                result = pipe.predict(model, batch)
+                array = (
+                    result.detach().cpu().numpy()
+                    if isinstance(result, torch.Tensor)
+                    else np.asarray(result)
+                )
+                chunks.append(array)
+        predictions = np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+        if predictions.dtype.kind == "f":
+            predictions = predictions.astype(np.float32)
+        elif predictions.dtype.kind in "iub":
+            predictions = predictions.astype(np.int64)
+        else:
+            raise PipelineError(f"predict() returned dtype {predictions.dtype}")
+        if predictions.shape[:1] != (len(inputs),):
+            raise PipelineError(f"predict() returned {predictions.shape} for {len(inputs)} inputs")
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(out_path, "wb") as f:
+            np.save(f, predictions, allow_pickle=False)
+        return EXIT_OK
+    except Exception as e:
+        print(f"predict failed: {_error_text(e)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _error_text(e: BaseException) -> str:
+    tail = traceback.format_exception(type(e), e, e.__traceback__)[-6:]
+    return "".join(tail)[-2000:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="driver.py", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train once under a compute budget")
+    t.add_argument("--workdir", type=Path, required=True)
+    t.add_argument("--seed", type=int, required=True)
+    t.add_argument("--budget", type=float, required=True, help="FLOPs allowed")
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--entry", default="train.py")
+    p = sub.add_parser("predict", help="predict on inputs with the trained model")
+    p.add_argument("--workdir", type=Path, required=True)
+    p.add_argument("--inputs", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--entry", default="train.py")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        if not (math.isfinite(args.budget) and args.budget > 0):
+            parser.error("--budget must be a positive number")
+        return train(args.workdir, args.seed, args.budget, args.out, args.entry)
+    model = args.model or args.workdir / "out" / "model.pt"
+    return predict(args.workdir, args.inputs, args.out, model, args.entry)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

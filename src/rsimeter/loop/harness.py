@@ -1,0 +1,854 @@
+"""The harness: evaluate candidate patches from scratch in the sandbox, under a hidden evaluator.
+
+For each seed a candidate gets a fresh copy of the pipeline with its patch applied,
+its training pool and proxy split, and one training run in the sandbox (driver
+``train``). Predictions on the proxy inputs and on the hidden inputs are each made in
+a second sandbox that sees the trained folder read-only and the inputs alone; labels
+never enter a sandbox, and only the harness scores. Nothing carries over between
+candidates or seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import stats
+
+from rsimeter.errors import RsimeterError
+from rsimeter.estimate import Estimate
+from rsimeter.loop import integrity
+from rsimeter.loop.patches import PatchRejected, apply_patch, validate_patch
+from rsimeter.loop.sandbox import WORKDIR_IN_SANDBOX, SandboxResult, run_in_sandbox
+
+if TYPE_CHECKING:
+    from rsimeter.loop.improvers.base import Improver
+    from rsimeter.loop.target import Target
+    from rsimeter.store import Store
+
+STATUSES = ("ok", "failed", "timeout", "over_budget", "rejected", "integrity_violation")
+DRIVER_IN_SANDBOX = "/harness/driver.py"
+MODEL_IN_SANDBOX = "/model"
+INPUTS_IN_SANDBOX = "/inputs"
+MAX_JSON_BYTES = 1024 * 1024
+MAX_PREDICTIONS_BYTES = 512 * 1024 * 1024
+EXIT_OVER_BUDGET = 3
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One seed of one candidate: train, proxy score, hidden score."""
+
+    seed: int
+    status: str
+    proxy: float | None = None
+    hidden: float | None = None
+    budget_used: dict[str, float] = field(default_factory=dict)
+    integrity: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The shipped pipeline's scores per seed: the σ ladder's 0.1 anchor, and integrity checks."""
+
+    seeds: tuple[int, ...]
+    hidden: tuple[float, ...]
+    proxy: tuple[float, ...]
+
+    @property
+    def anchor(self) -> float:
+        return float(np.mean(self.hidden))
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """Everything recorded about one candidate."""
+
+    candidate_id: str
+    parent_id: str | None
+    experiment_id: str
+    cycle: int
+    patch: str
+    surfaces: tuple[str, ...]
+    change_kind: tuple[str, ...]
+    status: str  # ok | failed | timeout | over_budget | rejected | integrity_violation
+    proxy_score: float | None
+    hidden_scores: tuple[float, ...]
+    sigma: Estimate | None
+    budget_used: dict[str, Any]
+    integrity: tuple[str, ...]
+    seconds: float
+    improver: str
+    note: str
+    role: str = "candidate"  # candidate | shipped | reference | ablation
+    seeds: tuple[int, ...] = ()
+    seed_sigmas: tuple[float, ...] = ()  # σ per seed (paired with seeds), empty when none
+    proxy_scores: tuple[float, ...] = ()  # proxy score per seed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape of one candidate."""
+        return {
+            "candidate": self.candidate_id,
+            "parent": self.parent_id,
+            "experiment": self.experiment_id,
+            "cycle": self.cycle,
+            "role": self.role,
+            "improver": self.improver,
+            "status": self.status,
+            "sigma": self.sigma.to_dict() if self.sigma is not None else None,
+            "proxy_score": self.proxy_score,
+            "hidden_scores": list(self.hidden_scores),
+            "seeds": list(self.seeds),
+            "surfaces": list(self.surfaces),
+            "change_kind": list(self.change_kind),
+            "integrity": list(self.integrity),
+            "budget_used": self.budget_used,
+            "seconds": round(self.seconds, 3),
+            "note": self.note,
+            "patch": self.patch,
+        }
+
+    def summary(self) -> str:
+        sigma = str(self.sigma) if self.sigma is not None else "n/a"
+        flags = ", ".join(self.integrity) or "none"
+        lines = [
+            f"candidate {self.candidate_id} ({self.role}, {self.improver}): {self.status}",
+            f"  σ {sigma}   proxy {_fmt(self.proxy_score)}   hidden {list(self.hidden_scores)}",
+            f"  surfaces {', '.join(self.surfaces) or '-'}"
+            f"   change {', '.join(self.change_kind) or '-'}",
+            f"  integrity: {flags}",
+        ]
+        if self.note:
+            lines.append(f"  note: {self.note}")
+        return "\n".join(lines)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:.4g}"
+
+
+def new_id(prefix: str) -> str:
+    """A fresh identifier: prefix, UTC time, and random hex."""
+    return f"{prefix}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+# -- evaluating one candidate -----------------------------------------------------------
+
+
+def driver_path() -> Path:
+    """The harness-owned training driver (the one harness file a sandbox sees)."""
+    return Path(__file__).with_name("driver.py")
+
+
+def materialize(target: Target, patches: Sequence[str]) -> dict[str, str]:
+    """Texts of the editable files after applying patches in order (validated, else raises)."""
+    allowed = target.editable_files()
+    with tempfile.TemporaryDirectory(prefix="rsimeter-apply-") as tmp:
+        root = Path(tmp)
+        for rel in allowed:
+            dest = root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(target.root / rel, dest)
+        for patch in patches:
+            if patch.strip():
+                apply_patch(root, validate_patch(patch, allowed))
+        return {
+            rel: (root / rel).read_text(encoding="utf-8")
+            for rel in allowed
+            if (root / rel).is_file()
+        }
+
+
+def evaluate_patch(
+    target: Target,
+    patch: str,
+    *,
+    seeds: Sequence[int],
+    parent_id: str | None = None,
+    unsafe_no_sandbox: bool = False,
+    baseline: Baseline | None = None,
+    parent_patches: Sequence[str] = (),
+    experiment_id: str = "",
+    cycle: int = 0,
+    improver: str = "manual",
+    note: str = "",
+    role: str = "candidate",
+    candidate_id: str | None = None,
+) -> CandidateResult:
+    """Validate, apply and evaluate one patch from scratch on every seed.
+
+    ``parent_patches`` are the patches of the parent's lineage (applied first). Without
+    a ``baseline`` the shipped pipeline is evaluated first on the same seeds, so σ can be
+    placed on the ladder. Never raises for anything the candidate does: it is recorded.
+    """
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds:
+        raise RsimeterError("at least one seed is needed")
+    started = time.monotonic()
+    cid = candidate_id or new_id("cand")
+    base = dict(
+        candidate_id=cid,
+        parent_id=parent_id,
+        experiment_id=experiment_id,
+        cycle=cycle,
+        patch=patch,
+        improver=improver,
+        role=role,
+        seeds=seeds,
+    )
+    try:
+        files = materialize(target, [*parent_patches, patch])
+        surfaces, kinds = describe_patch(target, patch)
+    except PatchRejected as e:
+        return CandidateResult(
+            **base,  # type: ignore[arg-type]
+            surfaces=(),
+            change_kind=(),
+            status="rejected",
+            proxy_score=None,
+            hidden_scores=(),
+            sigma=None,
+            budget_used={},
+            integrity=("rejected_patch",),
+            seconds=time.monotonic() - started,
+            note=_join(note, f"rejected: {e}"),
+        )
+    if baseline is None and role != "shipped":
+        baseline = evaluate_baseline(target, seeds, unsafe_no_sandbox=unsafe_no_sandbox)
+    runs = [run_seed(target, files, s, unsafe_no_sandbox=unsafe_no_sandbox) for s in seeds]
+    return assemble(base, runs, target, baseline, surfaces, kinds, note, time.monotonic() - started)
+
+
+def evaluate_baseline(
+    target: Target, seeds: Sequence[int], *, unsafe_no_sandbox: bool = False
+) -> Baseline:
+    """Run the shipped pipeline on the seeds; raises when it does not run (nothing to compare)."""
+    files = materialize(target, [])
+    runs = [run_seed(target, files, s, unsafe_no_sandbox=unsafe_no_sandbox) for s in seeds]
+    return baseline_of(target, runs)
+
+
+def baseline_of(target: Target, runs: Sequence[SeedRun]) -> Baseline:
+    """The baseline from the shipped pipeline's seed runs; raises unless every seed scored."""
+    bad = [r for r in runs if r.status != "ok" or r.hidden is None or r.proxy is None]
+    if bad:
+        raise RsimeterError(
+            f"the shipped {target.name} pipeline did not run cleanly "
+            f"(seed {bad[0].seed}: {bad[0].status}; {bad[0].note or 'no detail'}); "
+            "σ needs it as the 0.1 anchor"
+        )
+    anchor = float(np.mean([r.hidden for r in runs if r.hidden is not None]))
+    try:
+        target.sigma(anchor, anchor)
+    except ValueError as e:
+        raise RsimeterError(f"{target.name}: the σ ladder cannot be built: {e}") from e
+    return Baseline(
+        tuple(r.seed for r in runs),
+        tuple(float(r.hidden) for r in runs if r.hidden is not None),
+        tuple(float(r.proxy) for r in runs if r.proxy is not None),
+    )
+
+
+def describe_patch(target: Target, patch: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(surfaces, change kinds) a patch touches; empty for the empty patch."""
+    if not patch.strip():
+        return (), ()
+    from rsimeter.loop.edits import change_kinds_of_patch, surfaces_of_patch
+
+    try:
+        return surfaces_of_patch(target, patch), change_kinds_of_patch(target, patch)
+    except ValueError as e:
+        raise PatchRejected(str(e)) from e
+
+
+def assemble(
+    base: dict[str, Any],
+    runs: Sequence[SeedRun],
+    target: Target,
+    baseline: Baseline | None,
+    surfaces: tuple[str, ...],
+    kinds: tuple[str, ...],
+    note: str,
+    seconds: float,
+) -> CandidateResult:
+    """The candidate's record from its seed runs: status, scores, σ and integrity flags."""
+    flags: list[str] = [f for r in runs for f in r.integrity]
+    status = next((r.status for r in runs if r.status != "ok"), "ok")
+    hidden = tuple(float(r.hidden) for r in runs if r.hidden is not None)
+    proxies = [r.proxy for r in runs if r.proxy is not None]
+    proxy = float(np.mean(proxies)) if proxies else None
+    sigma: Estimate | None = None
+    seed_sigmas: tuple[float, ...] = ()
+    if status == "ok" and len(hidden) == len(runs):
+        anchor = baseline.anchor if baseline is not None else float(np.mean(hidden))
+        seed_sigmas = tuple(target.sigma(h, anchor) for h in hidden)
+        sigma = mean_estimate(seed_sigmas, what="σ")
+        if baseline is not None and base.get("role") != "shipped":
+            flags += integrity.score_flags(target, runs, baseline, seed_sigmas)
+    if integrity.is_violation(flags):
+        status = "integrity_violation"
+    budget = _sum_budgets([r.budget_used for r in runs])
+    notes = [r.note for r in runs if r.note]
+    return CandidateResult(
+        **base,
+        surfaces=surfaces,
+        change_kind=kinds,
+        status=status,
+        proxy_score=proxy,
+        hidden_scores=hidden,
+        sigma=sigma,
+        budget_used=budget,
+        integrity=tuple(dict.fromkeys(flags)),
+        seconds=seconds,
+        note=_join(note, *dict.fromkeys(notes)),
+        seed_sigmas=seed_sigmas,
+        proxy_scores=tuple(float(p) for p in proxies),
+    )
+
+
+def mean_estimate(values: Sequence[float], *, what: str = "value") -> Estimate:
+    """Mean over seeds with a Student-t interval (no interval from a single seed)."""
+    x = np.asarray(values, dtype=float)
+    n = int(x.size)
+    if n == 0:
+        return Estimate.missing(f"no {what} values")
+    mean = float(x.mean())
+    if n == 1:
+        return Estimate(mean, math.nan, math.nan, 0.95, 1, "1 seed: no interval")
+    half = float(stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return Estimate(mean, mean - half, mean + half, 0.95, n, f"mean over {n} seeds, t interval")
+
+
+def _sum_budgets(budgets: Sequence[dict[str, float]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for b in budgets:
+        for k, v in b.items():
+            if k == "max_rss_mb":
+                out[k] = max(out.get(k, 0.0), v)
+            else:
+                out[k] = out.get(k, 0.0) + v
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+# -- one seed ------------------------------------------------------------------------------
+
+
+def run_seed(
+    target: Target, files: dict[str, str], seed: int, *, unsafe_no_sandbox: bool = False
+) -> SeedRun:
+    """Train the pipeline (files: editable texts) once from scratch and score it."""
+    with tempfile.TemporaryDirectory(prefix="rsimeter-cand-") as tmp:
+        return _run_seed_in(Path(tmp), target, files, seed, unsafe_no_sandbox)
+
+
+def _run_seed_in(
+    tmp: Path, target: Target, files: dict[str, str], seed: int, unsafe: bool
+) -> SeedRun:
+    work = tmp / "work"
+    shutil.copytree(target.root, work, symlinks=False)
+    for rel, text in files.items():
+        (work / rel).write_text(text, encoding="utf-8")
+    target.write_inputs(work, seed)
+    before = integrity.snapshot(work)
+    binds = {driver_path(): DRIVER_IN_SANDBOX}
+    python = _python()
+    train = run_in_sandbox(
+        [
+            python,
+            DRIVER_IN_SANDBOX,
+            "train",
+            "--workdir",
+            WORKDIR_IN_SANDBOX,
+            "--seed",
+            str(seed),
+            "--budget",
+            repr(float(target.budget.compute)),
+            "--out",
+            f"{WORKDIR_IN_SANDBOX}/out",
+            "--entry",
+            target.entry,
+        ],
+        workdir=work,
+        readonly_binds=binds,
+        budget=target.budget,
+        unsafe_no_sandbox=unsafe,
+        hidden_paths=_protected(target),
+    )
+    used = _usage(train)
+    flags = list(integrity.sandbox_flags(train))
+    flags += integrity.workdir_flags(before, integrity.snapshot(work), files)
+    record = _read_json(work / "out" / "train.json")
+    flags += integrity.driver_flags(record)
+    if isinstance(record, dict) and isinstance(record.get("compute"), int | float):
+        used["compute"] = float(record["compute"])
+    status, note = _train_status(train, record)
+    if status != "ok":
+        return SeedRun(seed, status, budget_used=used, integrity=tuple(flags), note=note)
+    scores: dict[str, float] = {}
+    for split in ("proxy", "hidden"):
+        inputs, labels = target.proxy_split(seed) if split == "proxy" else target.hidden_split(seed)
+        score, run, why = _predict_and_score(tmp, work, target, inputs, labels, python, unsafe)
+        used = _sum_budgets([used, _usage(run)]) if run is not None else used
+        if run is not None:
+            flags += integrity.sandbox_flags(run)
+        if score is None:
+            return SeedRun(seed, "failed", budget_used=used, integrity=tuple(flags), note=why)
+        scores[split] = score
+    return SeedRun(
+        seed, "ok", scores["proxy"], scores["hidden"], used, tuple(dict.fromkeys(flags)), ""
+    )
+
+
+def _protected(target: Target) -> tuple[Path, ...]:
+    paths = getattr(target, "protected_paths", None)
+    return tuple(paths()) if callable(paths) else ()
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable
+
+
+def _usage(run: SandboxResult) -> dict[str, float]:
+    return {
+        "cpu_seconds": round(run.cpu_seconds, 3),
+        "wall_seconds": round(run.wall_seconds, 3),
+        "max_rss_mb": round(run.max_rss_mb, 1),
+    }
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_JSON_BYTES:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _train_status(run: SandboxResult, record: Any) -> tuple[str, str]:
+    if run.timed_out or run.killed_reason == "cpu_limit":
+        return "timeout", f"training stopped: {run.killed_reason} (safety cap)"
+    if run.returncode == EXIT_OVER_BUDGET:
+        planned = record.get("planned_compute") if isinstance(record, dict) else None
+        return "over_budget", f"planned compute {planned} exceeds the budget"
+    if run.killed_reason is not None:
+        return "failed", f"training stopped: {run.killed_reason}"
+    if run.returncode != 0:
+        detail = record.get("error", "") if isinstance(record, dict) else ""
+        tail = str(detail or run.stderr_tail).strip().splitlines()[-1:] or [""]
+        return "failed", f"training exited with {run.returncode}: {tail[0][:300]}"
+    if not isinstance(record, dict) or record.get("status") != "ok":
+        return "failed", "training reported no usable train.json"
+    return "ok", ""
+
+
+def _predict_and_score(
+    tmp: Path,
+    work: Path,
+    target: Target,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    python: str,
+    unsafe: bool,
+) -> tuple[float | None, SandboxResult | None, str]:
+    """Predict in a sandbox that sees the trained folder read-only and the inputs only."""
+    in_dir = tmp / f"inputs-{uuid.uuid4().hex[:8]}"
+    out_dir = tmp / f"predict-{uuid.uuid4().hex[:8]}"
+    in_dir.mkdir()
+    out_dir.mkdir()
+    np.save(in_dir / "x.npy", np.ascontiguousarray(inputs), allow_pickle=False)
+    run = run_in_sandbox(
+        [
+            python,
+            DRIVER_IN_SANDBOX,
+            "predict",
+            "--workdir",
+            MODEL_IN_SANDBOX,
+            "--inputs",
+            f"{INPUTS_IN_SANDBOX}/x.npy",
+            "--out",
+            f"{WORKDIR_IN_SANDBOX}/p.npy",
+            "--model",
+            f"{MODEL_IN_SANDBOX}/out/model.pt",
+            "--entry",
+            target.entry,
+        ],
+        workdir=out_dir,
+        readonly_binds={
+            driver_path(): DRIVER_IN_SANDBOX,
+            work: MODEL_IN_SANDBOX,
+            in_dir: INPUTS_IN_SANDBOX,
+        },
+        budget=target.budget,
+        unsafe_no_sandbox=unsafe,
+        hidden_paths=_protected(target),
+    )
+    shutil.rmtree(in_dir, ignore_errors=True)
+    if not run.ok:
+        tail = run.stderr_tail.strip().splitlines()[-1:] or [""]
+        return (
+            None,
+            run,
+            f"prediction failed ({run.killed_reason or run.returncode}): {tail[0][:300]}",
+        )
+    path = out_dir / "p.npy"
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_PREDICTIONS_BYTES:
+            return None, run, "no usable predictions file"
+        predictions = np.load(path, allow_pickle=False)
+        return float(target.score(predictions, labels)), run, ""
+    except (OSError, ValueError) as e:
+        return None, run, f"malformed predictions: {e}"
+
+
+# -- experiments ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """An experiment's outcome: σ shipped and best with intervals, gains, every candidate."""
+
+    experiment_id: str
+    target: str
+    improver: str
+    seeds: tuple[int, ...]
+    sigma_shipped: Estimate
+    sigma_best: Estimate
+    sigma_gain: Estimate
+    best_candidate: str | None
+    reference_gap_recovered: Estimate
+    gain_by_surface: dict[str, Estimate]
+    candidates: tuple[CandidateResult, ...]
+    seconds: float
+    held_out_confirmed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape of ``rsimeter loop run`` and ``loop show``."""
+        return {
+            "experiment": self.experiment_id,
+            "target": self.target,
+            "improver": self.improver,
+            "seeds": list(self.seeds),
+            "sigma_shipped": self.sigma_shipped.to_dict(),
+            "sigma_best": self.sigma_best.to_dict(),
+            "sigma_gain": self.sigma_gain.to_dict(),
+            "best_candidate": self.best_candidate,
+            "reference_gap_recovered": self.reference_gap_recovered.to_dict(),
+            "gain_by_surface": {k: v.to_dict() for k, v in self.gain_by_surface.items()},
+            "held_out_confirmed": self.held_out_confirmed,
+            "integrity_events": sum(len(c.integrity) for c in self.candidates),
+            "seconds": round(self.seconds, 3),
+            "candidates": [_candidate_brief(c) for c in self.candidates],
+        }
+
+    def summary(self) -> Any:
+        """A Rich table for people: σ shipped and best, gains, then one row per candidate."""
+        from rich.console import Group
+        from rich.table import Table
+
+        head = Table.grid(padding=(0, 2))
+        head.add_row("experiment", self.experiment_id)
+        head.add_row("target / improver", f"{self.target} / {self.improver}")
+        head.add_row("σ shipped", str(self.sigma_shipped))
+        head.add_row("σ best", f"{self.sigma_best}  ({self.best_candidate or 'shipped'})")
+        head.add_row("σ gain", f"{self.sigma_gain}  held-out confirmed: {self.held_out_confirmed}")
+        head.add_row("reference gap recovered", str(self.reference_gap_recovered))
+        for surface, est in self.gain_by_surface.items():
+            head.add_row(f"gain from {surface}", str(est))
+        rows = Table(title="candidates", show_lines=False)
+        for col in ("cycle", "role", "status", "σ", "proxy", "surfaces", "change", "integrity"):
+            rows.add_column(col)
+        for c in self.candidates:
+            rows.add_row(
+                str(c.cycle),
+                c.role,
+                c.status,
+                str(c.sigma) if c.sigma else "n/a",
+                _fmt(c.proxy_score),
+                ",".join(c.surfaces),
+                ",".join(c.change_kind),
+                ",".join(c.integrity)[:60],
+            )
+        return Group(head, rows)
+
+
+def _candidate_brief(c: CandidateResult) -> dict[str, Any]:
+    d = c.to_dict()
+    d.pop("experiment")
+    return d
+
+
+@dataclass(frozen=True)
+class _Task:
+    target: Target
+    patch: str
+    parent_patches: tuple[str, ...]
+    parent_id: str | None
+    seeds: tuple[int, ...]
+    baseline: Baseline | None
+    unsafe: bool
+    experiment_id: str
+    cycle: int
+    improver: str
+    note: str
+    role: str
+    candidate_id: str
+
+
+def _evaluate_task(task: _Task) -> CandidateResult:
+    """Top-level (picklable) so local processes and Dask workers can run it."""
+    return evaluate_patch(
+        task.target,
+        task.patch,
+        seeds=task.seeds,
+        parent_id=task.parent_id,
+        unsafe_no_sandbox=task.unsafe,
+        baseline=task.baseline,
+        parent_patches=task.parent_patches,
+        experiment_id=task.experiment_id,
+        cycle=task.cycle,
+        improver=task.improver,
+        note=task.note,
+        role=task.role,
+        candidate_id=task.candidate_id,
+    )
+
+
+def _baseline_task(task: _Task) -> list[SeedRun]:
+    files = materialize(task.target, [])
+    return [run_seed(task.target, files, s, unsafe_no_sandbox=task.unsafe) for s in task.seeds]
+
+
+def run_experiment(
+    target: Target,
+    improver: Improver,
+    *,
+    cycles: int,
+    seeds: int | Sequence[int],
+    store: Store | None = None,
+    workers: int = 1,
+    dask_address: str | None = None,
+    experiment_id: str | None = None,
+    progress: Callable[[CandidateResult], None] | None = None,
+    unsafe_no_sandbox: bool = False,
+    reference: bool = True,
+    ablate: bool = True,
+) -> ExperimentResult:
+    """Run (or resume) an experiment: shipped baseline, ``cycles`` candidates, then metrics.
+
+    With a store, each candidate is written as soon as it is scored, so a killed
+    experiment loses no finished candidate; the same ``experiment_id`` resumes it.
+    ``workers`` candidates are proposed from the same history and evaluated at once.
+    """
+    from rsimeter.loop import metrics, record
+
+    started = time.monotonic()
+    seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+    if not seed_list or cycles < 0 or workers < 1:
+        raise RsimeterError("need at least one seed, cycles >= 0 and workers >= 1")
+    history: list[CandidateResult] = []
+    if store is not None and experiment_id and record.experiment_exists(store, experiment_id):
+        meta = record.load_experiment_meta(store, experiment_id)
+        if meta["target"] != target.name or meta["improver"] != improver.name:
+            raise RsimeterError(
+                f"experiment {experiment_id} is {meta['target']} with {meta['improver']}, "
+                f"not {target.name} with {improver.name}"
+            )
+        seed_list = tuple(meta["seeds"])
+        history = list(record.load_candidates(store, experiment_id))
+    exp_id = experiment_id or new_id("exp")
+    if store is not None:
+        record.save_experiment(store, exp_id, target, improver.name, seed_list, cycles)
+
+    def keep(c: CandidateResult) -> CandidateResult:
+        if store is not None:
+            record.save_candidate(store, c)
+        history.append(c)
+        if progress is not None:
+            progress(c)
+        return c
+
+    def task(patch: str, *, cycle: int, role: str, note: str = "", name: str = "") -> _Task:
+        return _Task(
+            target,
+            patch,
+            (),
+            None,
+            seed_list,
+            baseline,
+            unsafe_no_sandbox,
+            exp_id,
+            cycle,
+            name or improver.name,
+            note,
+            role,
+            new_id("cand"),
+        )
+
+    shipped = next((c for c in history if c.role == "shipped"), None)
+    baseline: Baseline | None = None
+    if shipped is None:
+        runs = next(
+            parallel_map_list(
+                _baseline_task,
+                [task("", cycle=0, role="shipped")],
+                workers=1,
+                dask_address=dask_address,
+            )
+        )
+        baseline = baseline_of(target, runs)
+        shipped = keep(
+            assemble(
+                dict(
+                    candidate_id=new_id("cand"),
+                    parent_id=None,
+                    experiment_id=exp_id,
+                    cycle=0,
+                    patch="",
+                    improver="shipped",
+                    role="shipped",
+                    seeds=seed_list,
+                ),
+                runs,
+                target,
+                baseline,
+                (),
+                (),
+                "the pipeline as shipped",
+                0.0,
+            )
+        )
+    else:
+        baseline = Baseline(seed_list, shipped.hidden_scores, shipped.proxy_scores)
+    done = max([c.cycle for c in history if c.role == "candidate"], default=0)
+    cycle = done
+    while cycle < cycles:
+        batch: list[_Task] = []
+        failed: list[CandidateResult] = []
+        for _ in range(min(workers, cycles - cycle)):
+            cycle += 1
+            rng = np.random.default_rng([_seed_of(exp_id), cycle])
+            visible = [c for c in history if c.role == "candidate"]
+            try:
+                proposal = improver.propose(
+                    target, visible, rng=rng, budget_left=cycles - cycle + 1
+                )
+            except RsimeterError:
+                raise
+            except Exception as e:  # a broken improver is recorded, never fatal
+                failed.append(_improver_failure(task("", cycle=cycle, role="candidate"), e))
+                continue
+            t = task(proposal.patch, cycle=cycle, role="candidate", note=proposal.note)
+            if proposal.parent_id:
+                parents = _lineage_patches(history, proposal.parent_id)
+                t = replace(t, parent_id=proposal.parent_id, parent_patches=parents)
+            batch.append(t)
+        for broken in failed:
+            keep(broken)
+        for scored in parallel_map_list(
+            _evaluate_task, batch, workers=workers, dask_address=dask_address
+        ):
+            keep(scored)
+    extra: list[_Task] = []
+    if reference and target.reference_patches and not any(c.role == "reference" for c in history):
+        from rsimeter.loop.improvers.scripted import read_patch_file
+
+        ref = [read_patch_file(p) for p in target.reference_patches]
+        t = task(
+            ref[-1], cycle=0, role="reference", note="the project's reference", name="reference"
+        )
+        extra.append(replace(t, parent_patches=tuple(ref[:-1])))
+    best = metrics.best_candidate(history, target.metric.direction)
+    if ablate and best is not None and not any(c.role == "ablation" for c in history):
+        for surface, patch in metrics.ablation_patches(target, history, best).items():
+            extra.append(
+                replace(
+                    task(
+                        patch,
+                        cycle=0,
+                        role="ablation",
+                        note=f"best without {surface}",
+                        name="ablation",
+                    ),
+                    parent_id=best.candidate_id,
+                )
+            )
+    for done_extra in parallel_map_list(
+        _evaluate_task, extra, workers=workers, dask_address=dask_address
+    ):
+        keep(done_extra)
+    result = metrics.summarise(
+        exp_id,
+        target.name,
+        improver.name,
+        seed_list,
+        history,
+        time.monotonic() - started,
+        target.metric.direction,
+    )
+    if store is not None:
+        record.finish_experiment(store, result)
+    return result
+
+
+def _improver_failure(t: _Task, error: Exception) -> CandidateResult:
+    return CandidateResult(
+        candidate_id=t.candidate_id,
+        parent_id=None,
+        experiment_id=t.experiment_id,
+        cycle=t.cycle,
+        patch="",
+        surfaces=(),
+        change_kind=(),
+        status="failed",
+        proxy_score=None,
+        hidden_scores=(),
+        sigma=None,
+        budget_used={},
+        integrity=(),
+        seconds=0.0,
+        improver=t.improver,
+        note=f"improver failed: {type(error).__name__}: {error}",
+        seeds=t.seeds,
+    )
+
+
+def parallel_map_list(
+    func: Callable[[Any], Any], items: Sequence[Any], *, workers: int, dask_address: str | None
+) -> Any:
+    """``rsimeter.parallel.parallel_map`` (results in input order)."""
+    from rsimeter.parallel import parallel_map
+
+    return parallel_map(func, items, workers=workers, dask_address=dask_address)
+
+
+def _lineage_patches(history: Sequence[CandidateResult], parent_id: str) -> tuple[str, ...]:
+    by_id = {c.candidate_id: c for c in history}
+    chain: list[str] = []
+    node = by_id.get(parent_id)
+    while node is not None and len(chain) < 1000:
+        chain.append(node.patch)
+        node = by_id.get(node.parent_id) if node.parent_id else None
+    return tuple(reversed(chain))
+
+
+def _seed_of(experiment_id: str) -> int:
+    return int(hashlib.sha256(experiment_id.encode()).hexdigest()[:8], 16)
