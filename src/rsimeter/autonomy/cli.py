@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rsimeter.options import DEFAULT_STORE, JsonOpt, StoreOpt
+from rsimeter.options import DEFAULT_STORE, DaskOpt, JsonOpt, StoreOpt
 from rsimeter.render import render
 
 sessions_app = typer.Typer(help="Agent-session transcripts.", no_args_is_help=True)
@@ -24,6 +24,10 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders.")],
     store: StoreOpt = DEFAULT_STORE,
     force: Annotated[bool, typer.Option("--force", help="Re-read unchanged files.")] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes parsing files in parallel.")
+    ] = 1,
+    dask: DaskOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Read Claude Code, Codex CLI, aider and Inspect AI transcripts (structure only, no text)."""
@@ -31,7 +35,9 @@ def ingest(
     from rsimeter.store import Store
 
     with Store.open(store) as s:
-        result = ingest_paths(s, paths, progress=not json_, force=force)
+        result = ingest_paths(
+            s, paths, progress=not json_, force=force, workers=workers, dask_address=dask
+        )
     render(result, json_)
 
 

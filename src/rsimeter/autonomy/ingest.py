@@ -12,7 +12,6 @@ session's working directory) are pseudonymised with the store's salt.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from collections import Counter
@@ -22,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.progress import Progress
 
@@ -30,6 +28,7 @@ from rsimeter.autonomy.transcripts import aider, claude_code, codex, inspect_log
 from rsimeter.autonomy.transcripts.common import Event, ReadContext, SessionMeta, clean_path
 from rsimeter.config import section
 from rsimeter.errors import InputError, Problems
+from rsimeter.parallel import parallel_map
 from rsimeter.render import err_console
 from rsimeter.store import Store
 
@@ -46,6 +45,7 @@ AUTO_APPROVE_MODES: frozenset[str] = (
 )
 DEFAULT_PLACES = (Path("~/.claude/projects"), Path("~/.codex/sessions"))
 BATCH = 50_000
+PARALLEL_MAX_BYTES = 64 * 2**20
 _EVENT_COLUMNS = (
     "session",
     "key",
@@ -180,20 +180,23 @@ def _file_key(path: Path) -> str:
 
 
 class _SessionAcc:
-    __slots__ = ("human_modes", "meta")
+    __slots__ = ("first", "human_modes", "last", "meta", "modes")
 
     def __init__(self, meta: SessionMeta) -> None:
         self.meta = meta
         self.human_modes: list[str] = []
+        self.modes: set[str] = set()
+        self.first: datetime | None = None
+        self.last: datetime | None = None
 
 
-def _merge(acc: _SessionAcc, meta: SessionMeta, modes: set[str]) -> None:
+def _merge(acc: _SessionAcc, meta: SessionMeta) -> None:
     m = acc.meta
     for name in ("user", "project", "time", "sidechain", "model", "version"):
         if getattr(m, name) is None and getattr(meta, name) is not None:
             setattr(m, name, getattr(meta, name))
     if meta.mode:
-        modes.add(meta.mode)
+        acc.modes.add(meta.mode)
 
 
 def auto_approve(human_modes: Sequence[str], session_modes: Iterable[str]) -> bool | None:
@@ -212,196 +215,416 @@ def auto_approve(human_modes: Sequence[str], session_modes: Iterable[str]) -> bo
     return all(m in AUTO_APPROVE_MODES for m in modes)
 
 
-def ingest_file(
-    store: Store, path: Path, source: str, result: IngestResult, *, force: bool = False
-) -> None:
-    """Read one transcript file into the store in one transaction (skipped if unchanged)."""
+@dataclass
+class FileRead:
+    """What reading one transcript file produced (events travel separately or in ``rows``)."""
+
+    path: Path
+    source: str
+    key: str
+    size: int
+    mtime: float
+    sessions: dict[str, _SessionAcc] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+    malformed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    problems: Problems = field(default_factory=Problems)
+    failed: bool = False
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def read_file(
+    path: Path,
+    source: str,
+    rows: list[tuple[Any, ...]],
+    on_full: Callable[[], None] | None = None,
+) -> FileRead:
+    """Read one transcript file: event rows appended to ``rows``, the rest returned.
+
+    ``on_full`` is called whenever ``rows`` holds a full batch (the caller may write
+    and empty it); without it the file's rows are all kept.
+    """
+    st = path.stat()
+    out = FileRead(path, source, _file_key(path), st.st_size, st.st_mtime)
+    ctx = ReadContext(path, out.problems)
+    sessions = out.sessions
+    counts = out.counts
     try:
-        st = path.stat()
+        for item in READERS[source](ctx):
+            acc = sessions.get(item.session)
+            if acc is None:
+                acc = sessions[item.session] = _SessionAcc(SessionMeta(item.session, source))
+            if isinstance(item, SessionMeta):
+                _merge(acc, item)
+                continue
+            rows.append(_row(item))
+            t = item.time
+            if t is not None:
+                if acc.first is None or t < acc.first:
+                    acc.first = t
+                if acc.last is None or t > acc.last:
+                    acc.last = t
+            counts[item.kind if item.actor != "agent" else "agent_prompt"] += 1
+            if item.kind == "human_message" and item.actor == "human" and item.mode:
+                acc.human_modes.append(item.mode)
+            if on_full is not None and len(rows) >= BATCH:
+                on_full()
     except OSError as e:
-        result.problems.add(path, None, f"cannot read: {e.strerror}", "unreadable")
-        return
-    key = _file_key(path)
-    rows = store.execute(
-        "SELECT size, mtime FROM autonomy_files WHERE file_key = ?", [key]
-    ).fetchall()
-    row = rows[0] if rows else None
-    if not force and row is not None and row[0] == st.st_size and row[1] == st.st_mtime:
-        result.files_unchanged += 1
-        return
-    ctx = ReadContext(path, result.problems)
-    sessions: dict[str, _SessionAcc] = {}
-    modes: dict[str, set[str]] = {}
-    cols: dict[str, list[Any]] = {c: [] for c in _EVENT_COLUMNS}
-    counts: Counter[str] = Counter()
-    new = 0
-    with store.transaction():
+        out.problems.add(path, None, f"cannot read: {e.strerror or e}", "unreadable")
+        out.failed = True
+    out.malformed = ctx.malformed
+    out.skipped = ctx.skipped
+    return out
+
+
+def _read_job(job: tuple[Path, str]) -> FileRead:
+    """Worker entry point: read one file keeping its rows (picklable in and out)."""
+    rows: list[tuple[Any, ...]] = []
+    try:
+        out = read_file(job[0], job[1], rows)
+    except OSError as e:
+        out = FileRead(job[0], job[1], _file_key(job[0]), 0, 0.0, failed=True)
+        out.problems.add(job[0], None, f"cannot read: {e.strerror or e}", "unreadable")
+    out.rows = rows
+    return out
+
+
+class _Writer:
+    """Buffers complete files and writes many in one transaction.
+
+    Each file is all or nothing: a file read to its end is buffered whole, and
+    buffered files are committed together; a file too large to buffer is written
+    in its own transaction, begun after the files before it were committed.
+    """
+
+    def __init__(self, store: Store, result: IngestResult, *, force: bool = False) -> None:
+        self.store = store
+        self.result = result
+        self.force = force
+        _ = store.salt  # create the pseudonym salt before any batch is open
+        self.seen = {
+            str(r[0]): (int(r[1]), float(r[2]))
+            for r in store.execute("SELECT file_key, size, mtime FROM autonomy_files").fetchall()
+        }
+        self.rows: list[tuple[Any, ...]] = []
+        self.known = {
+            str(r[0])
+            for r in store.execute("SELECT DISTINCT session FROM autonomy_events").fetchall()
+        }
+        self.session_rows: list[tuple[Any, ...]] = []
+        self.file_rows: list[tuple[Any, ...]] = []
+        self.in_tx = False
+
+    def unchanged(self, path: Path) -> bool:
+        """Whether the file was read before with the same size and mtime (then counted)."""
+        if self.force:
+            return False
         try:
-            for item in READERS[source](ctx):
-                if isinstance(item, SessionMeta):
-                    acc = sessions.get(item.session)
-                    if acc is None:
-                        sessions[item.session] = _SessionAcc(SessionMeta(item.session, item.source))
-                        modes[item.session] = set()
-                        acc = sessions[item.session]
-                    _merge(acc, item, modes[item.session])
-                    continue
-                _append(cols, item)
-                counts[item.kind if item.actor != "agent" else "agent_prompt"] += 1
-                if item.session not in sessions:
-                    sessions[item.session] = _SessionAcc(SessionMeta(item.session, source))
-                    modes[item.session] = set()
-                if item.kind == "human_message" and item.actor == "human" and item.mode:
-                    sessions[item.session].human_modes.append(item.mode)
-                if len(cols["session"]) >= BATCH:
-                    new += _write_events(store, cols)
+            st = path.stat()
         except OSError as e:
-            result.problems.add(path, None, f"cannot read: {e.strerror or e}", "unreadable")
-            raise _Abort from e
-        new += _write_events(store, cols)
-        times = _session_times(store, list(sessions))
-        rows = []
-        for sid, acc in sessions.items():
+            self.result.problems.add(path, None, f"cannot read: {e.strerror}", "unreadable")
+            return True
+        if self.seen.get(_file_key(path)) == (st.st_size, st.st_mtime):
+            self.result.files_unchanged += 1
+            return True
+        return False
+
+    def _begin(self) -> None:
+        if not self.in_tx:
+            self.store.execute("BEGIN TRANSACTION")
+            self.in_tx = True
+
+    def commit(self, upto: int | None = None) -> None:
+        """Write the buffered files (events up to ``upto``) and commit them."""
+        if not self.file_rows and not self.in_tx:
+            return
+        self._begin()
+        try:
+            self.result.new_events += _write_events(self.store, self.rows, self.known, upto)
+            _upsert(self.store, "autonomy_sessions", self.session_rows, _SESSION_TYPES)
+            _upsert(self.store, "autonomy_files", self.file_rows, _FILE_TYPES)
+            self.store.execute("COMMIT")
+        except BaseException:
+            self.store.execute("ROLLBACK")
+            self.in_tx = False
+            raise
+        self.in_tx = False
+        self.session_rows.clear()
+        self.file_rows.clear()
+
+    def add_file(self, path: Path, source: str) -> None:
+        """Read one file here, writing full batches as they fill (for files of any size)."""
+        mark = len(self.rows)
+        spilled = False
+
+        def spill() -> None:
+            nonlocal spilled, mark
+            if not spilled:
+                self.commit(upto=mark)  # the complete files before this one
+                self._begin()
+                spilled = True
+                mark = 0
+            self.result.new_events += _write_events(self.store, self.rows, self.known)
+
+        try:
+            read = read_file(path, source, self.rows, spill)
+        except OSError as e:
+            self.result.problems.add(path, None, f"cannot read: {e.strerror or e}", "unreadable")
+            return
+        if read.failed:
+            if spilled:
+                self.store.execute("ROLLBACK")
+                self.in_tx = False
+            del self.rows[mark:]
+            self._report(read, ok=False)
+            return
+        self.finish(read, force_commit=spilled)
+
+    def add_read(self, read: FileRead) -> None:
+        """Take a file read elsewhere (a worker process) with its rows."""
+        if read.failed:
+            self._report(read, ok=False)
+            return
+        self.rows.extend(read.rows)
+        read.rows = []
+        self.finish(read)
+
+    def finish(self, read: FileRead, *, force_commit: bool = False) -> None:
+        """Buffer a completely read file's sessions and file record; commit when full."""
+        for sid, acc in read.sessions.items():
             m = acc.meta
-            first, last = times.get(sid, (None, None))
-            rows.append(
-                {
-                    "session": sid,
-                    "source": source,
-                    "file_key": key,
-                    "user_id": store.pseudonym(m.user, "user") if m.user else None,
-                    "project": m.project,
-                    "started_at": m.time if m.time is not None else first,
-                    "ended_at": last,
-                    "sidechain": m.sidechain,
-                    "permission_modes": ",".join(sorted(modes[sid])) or None,
-                    "auto_approve": auto_approve(acc.human_modes, modes[sid]),
-                    "model": m.model,
-                    "version": m.version,
-                }
+            self.session_rows.append(
+                (
+                    sid,
+                    read.source,
+                    read.key,
+                    self.store.pseudonym(m.user, "user") if m.user else None,
+                    m.project,
+                    m.time if m.time is not None else acc.first,
+                    acc.last,
+                    m.sidechain,
+                    ",".join(sorted(acc.modes)) or None,
+                    auto_approve(acc.human_modes, acc.modes),
+                    m.model,
+                    m.version,
+                )
             )
-        if rows:
-            frame = pd.DataFrame(rows).astype(
-                {"started_at": "datetime64[us]", "ended_at": "datetime64[us]"}
-            )
-            store.insert_frame("autonomy_sessions", frame, replace=True)
-        store.execute(
-            "INSERT OR REPLACE INTO autonomy_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                key,
-                clean_path(str(path)) or "",
-                source,
-                st.st_size,
-                st.st_mtime,
-                len(sessions),
-                sum(counts.values()),
-                ctx.malformed,
+        self.file_rows.append(
+            (
+                read.key,
+                clean_path(str(read.path)) or "",
+                read.source,
+                read.size,
+                read.mtime,
+                len(read.sessions),
+                sum(read.counts.values()),
+                read.malformed,
                 datetime.now(UTC).replace(tzinfo=None),
-            ],
+            )
         )
-    result.files += 1
-    result.by_source[source] += 1
-    result.sessions += len(sessions)
-    result.events += sum(counts.values())
-    result.new_events += new
-    result.human_turns += counts["human_message"]
-    result.tool_calls += counts["tool_call"]
-    result.interruptions += counts["interruption"]
-    result.rejections += counts["rejection"]
-    result.approvals += counts["approval"]
-    result.malformed_lines += ctx.malformed
-    result.skipped_records.update(ctx.skipped)
+        self.seen[read.key] = (read.size, read.mtime)
+        self.known.update(read.sessions)  # later files' copies of these sessions are checked
+        if force_commit or len(self.rows) >= BATCH or len(self.file_rows) >= 500:
+            self.commit()
+        self._report(read, ok=True)
+
+    def _report(self, read: FileRead, *, ok: bool) -> None:
+        result = self.result
+        for p in read.problems.items:
+            result.problems.add(p.path, p.line, p.message, p.kind)
+        result.malformed_lines += read.malformed
+        result.skipped_records.update(read.skipped)
+        if not ok:
+            return
+        counts = read.counts
+        result.files += 1
+        result.by_source[read.source] += 1
+        result.sessions += len(read.sessions)
+        result.events += sum(counts.values())
+        result.human_turns += counts["human_message"]
+        result.tool_calls += counts["tool_call"]
+        result.interruptions += counts["interruption"]
+        result.rejections += counts["rejection"]
+        result.approvals += counts["approval"]
 
 
-class _Abort(Exception):
-    """A file could not be read to its end: its transaction is rolled back."""
+def _key(raw: str) -> str:
+    """A fixed-length digest of a record id: dedupes without persisting the id itself."""
+    return hashlib.blake2b(raw.encode("utf-8", "replace"), digest_size=12).hexdigest()
 
 
-def _append(cols: dict[str, list[Any]], e: Event) -> None:
-    cols["session"].append(e.session)
-    cols["key"].append(e.key)
-    cols["seq"].append(e.seq)
-    cols["time"].append(e.time)
-    cols["actor"].append(e.actor)
-    cols["kind"].append(e.kind)
-    cols["tool"].append(e.tool)
-    cols["files"].append(list(e.files) if e.files else None)
-    cols["size"].append(e.size)
-    cols["mode"].append(e.mode)
-    cols["asks"].append(e.asks)
-    cols["runs_tests"].append(e.runs_tests)
+def _row(e: Event) -> tuple[Any, ...]:
+    return (
+        e.session,
+        _key(e.key),
+        e.seq,
+        e.time,
+        e.actor,
+        e.kind,
+        e.tool,
+        list(e.files) if e.files else None,
+        e.size,
+        e.mode,
+        e.asks,
+        e.runs_tests,
+    )
 
 
-def _write_events(store: Store, cols: dict[str, list[Any]]) -> int:
-    """Insert buffered events (keys already stored are left alone); empties the buffer."""
-    n = len(cols["session"])
+_SESSION_TYPES = {
+    "session": "string",
+    "source": "string",
+    "file_key": "string",
+    "user_id": "string",
+    "project": "string",
+    "started_at": "timestamp",
+    "ended_at": "timestamp",
+    "sidechain": "bool",
+    "permission_modes": "string",
+    "auto_approve": "bool",
+    "model": "string",
+    "version": "string",
+}
+_FILE_TYPES = {
+    "file_key": "string",
+    "path": "string",
+    "source": "string",
+    "size": "int64",
+    "mtime": "float64",
+    "sessions": "int32",
+    "events": "int32",
+    "malformed_lines": "int32",
+    "ingested_at": "timestamp",
+}
+
+
+def _upsert(store: Store, table: str, rows: list[tuple[Any, ...]], types: dict[str, str]) -> None:
+    """INSERT OR REPLACE rows (tuples in the table's column order) through one Arrow batch."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    def arrow_type(name: str) -> Any:
+        return pa.timestamp("us") if name == "timestamp" else pa.type_for_alias(name)
+
+    columns = list(zip(*rows, strict=True))
+    batch = pa.table(
+        {
+            c: pa.array(col, arrow_type(t))
+            for (c, t), col in zip(types.items(), columns, strict=True)
+        }
+    )
+    store.con.register("_autonomy_upsert", batch)
+    try:
+        store.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM _autonomy_upsert")
+    finally:
+        store.con.unregister("_autonomy_upsert")
+
+
+def _write_events(
+    store: Store, rows: list[tuple[Any, ...]], known: set[str], upto: int | None = None
+) -> int:
+    """Insert buffered events (the first ``upto``); returns how many were new.
+
+    ``known`` holds the sessions that may already have events in the store (from
+    earlier runs or earlier files); only their rows are checked against it, and
+    keys already stored are left alone. The rest are appended. The written events
+    are removed from the buffer.
+    """
+    n = len(rows) if upto is None else upto
     if n == 0:
         return 0
     import pyarrow as pa
 
-    table = pa.table(
-        {
-            "session": pa.array(cols["session"], pa.string()),
-            "key": pa.array(cols["key"], pa.string()),
-            "seq": pa.array(cols["seq"], pa.int64()),
-            "time": pa.array(cols["time"], pa.timestamp("us")),
-            "actor": pa.array(cols["actor"], pa.string()),
-            "kind": pa.array(cols["kind"], pa.string()),
-            "tool": pa.array(cols["tool"], pa.string()),
-            "files": pa.array(cols["files"], pa.list_(pa.string())),
-            "size": pa.array(cols["size"], pa.int64()),
-            "mode": pa.array(cols["mode"], pa.string()),
-            "asks": pa.array(cols["asks"], pa.bool_()),
-            "runs_tests": pa.array(cols["runs_tests"], pa.bool_()),
-        }
+    types = (
+        pa.string(),
+        pa.string(),
+        pa.int64(),
+        pa.timestamp("us"),
+        pa.string(),
+        pa.string(),
+        pa.string(),
+        pa.list_(pa.string()),
+        pa.int64(),
+        pa.string(),
+        pa.bool_(),
+        pa.bool_(),
     )
-    for c in cols.values():
-        c.clear()
-    before = _event_count(store)
-    store.con.register("_autonomy_batch", table)
-    try:
-        # Duplicate keys inside one batch (a record copied twice) keep the first.
-        store.execute(
-            "INSERT OR IGNORE INTO autonomy_events SELECT * EXCLUDE (rn) FROM ("
-            " SELECT *, row_number() OVER (PARTITION BY session, key ORDER BY seq) AS rn"
-            " FROM _autonomy_batch) WHERE rn = 1"
+    seen: set[tuple[str, str]] = set()
+    batch = []
+    for r in rows[:n]:  # a record copied into two files of one batch is written once
+        k = (r[0], r[1])
+        if k not in seen:
+            seen.add(k)
+            batch.append(r)
+    del rows[:n]
+    fresh = [r for r in batch if r[0] not in known]
+    checked = [r for r in batch if r[0] in known]
+    written = 0
+    for part, check in ((fresh, False), (checked, True)):
+        if not part:
+            continue
+        columns = list(zip(*part, strict=True))
+        table = pa.table(
+            {c: pa.array(col, t) for c, col, t in zip(_EVENT_COLUMNS, columns, types, strict=True)}
         )
-    finally:
-        store.con.unregister("_autonomy_batch")
-    return _event_count(store) - before
+        before = _event_count(store) if check else 0
+        store.con.register("_autonomy_batch", table)
+        try:
+            if check:
+                # Sessions already in the store (a grown file read again, a history
+                # copied into a resumed session's file): keys already there are left alone.
+                store.execute(
+                    "INSERT INTO autonomy_events SELECT * FROM _autonomy_batch b "
+                    "WHERE NOT EXISTS (SELECT 1 FROM autonomy_events e "
+                    "WHERE e.session = b.session AND e.key = b.key)"
+                )
+                written += _event_count(store) - before
+            else:
+                store.execute("INSERT INTO autonomy_events SELECT * FROM _autonomy_batch")
+                written += len(part)
+        finally:
+            store.con.unregister("_autonomy_batch")
+    return written
 
 
 def _event_count(store: Store) -> int:
     return int(store.execute("SELECT count(*) FROM autonomy_events").fetchall()[0][0])
 
 
-def _session_times(store: Store, sessions: list[str]) -> dict[str, tuple[Any, Any]]:
-    if not sessions:
-        return {}
-    frame = store.frame(
-        "SELECT session, min(time) AS first, max(time) AS last FROM autonomy_events "
-        "WHERE session IN (SELECT unnest(?)) GROUP BY session",
-        [sessions],
-    )
-    return {
-        r.session: (None if pd.isna(r.first) else r.first, None if pd.isna(r.last) else r.last)
-        for r in frame.itertuples()
-    }
-
-
 def ingest_paths(
-    store: Store, paths: Iterable[Path | str], *, progress: bool = False, force: bool = False
+    store: Store,
+    paths: Iterable[Path | str],
+    *,
+    progress: bool = False,
+    force: bool = False,
+    workers: int = 1,
+    dask_address: str | None = None,
 ) -> IngestResult:
-    """Ingest every transcript file under the paths; returns what was read."""
+    """Ingest every transcript file under the paths; returns what was read.
+
+    With ``workers`` > 1 (or a Dask scheduler address) files are parsed in other
+    processes and written here, in the same order, so the store ends up exactly as
+    a serial run leaves it. Files over ``PARALLEL_MAX_BYTES`` are always read here,
+    streaming, so memory stays bounded. Dask workers must see the same paths.
+    """
     result = IngestResult()
     files = discover([Path(p) for p in paths], result.problems)
     total = sum(_size(p) for p, _ in files)
     with Progress(console=err_console, transient=True, disable=not progress) as bar:
         task = bar.add_task("reading transcripts", total=total or None)
-        for path, source in files:
-            with contextlib.suppress(_Abort):
-                ingest_file(store, path, source, result, force=force)
-            bar.advance(task, _size(path))
+        writer = _Writer(store, result, force=force)
+        todo = [(p, src) for p, src in files if not writer.unchanged(p)]
+        parallel = workers > 1 or dask_address is not None
+        small = [j for j in todo if parallel and _size(j[0]) <= PARALLEL_MAX_BYTES]
+        for read in parallel_map(_read_job, small, workers=workers, dask_address=dask_address):
+            writer.add_read(read)
+            bar.advance(task, read.size)
+        chosen = set(small)
+        for path, source in todo:
+            if (path, source) not in chosen:
+                writer.add_file(path, source)
+                bar.advance(task, _size(path))
+        writer.commit()
     return result
 
 

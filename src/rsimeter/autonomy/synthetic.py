@@ -33,6 +33,11 @@ class Truth:
     stops: Counter[str] = field(default_factory=Counter)
 
 
+def _filler(rng: random.Random, low: int, high: int) -> str:
+    n = rng.randint(low, high)
+    return (FILLER * (n // len(FILLER) + 1))[:n]
+
+
 def _ts(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
@@ -86,7 +91,13 @@ def write_session(
             t += timedelta(seconds=rng.randint(2, 90))
             mid = f"msg_{rng.getrandbits(64):016x}"
             tid = f"toolu_{rng.getrandbits(64):016x}"
-            usage = {"input_tokens": 10, "output_tokens": 20}
+            usage = {
+                "input_tokens": rng.randint(1, 9),
+                "cache_creation_input_tokens": 1200,
+                "cache_read_input_tokens": 48000,
+                "output_tokens": rng.randint(5, 900),
+                "service_tier": "standard",
+            }
             # one response streamed over two lines that share the message id
             rec(
                 "assistant",
@@ -188,7 +199,7 @@ def write_corpus(
     size_mb: float,
     seed: int = 0,
     sessions_per_file: int = 20,
-    result_chars: int = 2000,
+    result_chars: int = 6000,
 ) -> Truth:
     """Write synthetic Claude Code projects under folder until about size_mb are written."""
     rng = random.Random(seed)

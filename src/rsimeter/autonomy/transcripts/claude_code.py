@@ -53,7 +53,9 @@ class _Reader:
     def __init__(self, ctx: ReadContext) -> None:
         self.ctx = ctx
         self.fallback = f"{SOURCE}:{ctx.path.stem}"
-        self.known: set[str] = set()
+        self.known: dict[str | None, str] = {}
+        self.last_mode: dict[str, str] = {}
+        self.last_model: dict[str, str] = {}
         self.seen_messages: set[str] = set()
         self.seen_tools: set[str] = set()
         self.seen_results: set[str] = set()
@@ -90,13 +92,16 @@ class _Reader:
                 self.ctx.skip(f"{SOURCE}:{typ}" if isinstance(typ, str) else f"{SOURCE}:(no type)")
         yield from self.flush()
 
-    def session_of(self, rec: dict[str, Any]) -> tuple[str, Iterator[Item]]:
+    def session_of(self, rec: dict[str, Any]) -> tuple[str, tuple[Item, ...]]:
         sid = rec.get("sessionId")
-        session = f"{SOURCE}:{sid}" if isinstance(sid, str) and sid else self.fallback
-        session = clean_path(session) or self.fallback
-        if session in self.known:
-            return session, iter(())
-        self.known.add(session)
+        if not isinstance(sid, str) or not sid:
+            sid = None
+        known = self.known.get(sid)
+        if known is not None:
+            return known, ()
+        session = clean_path(f"{SOURCE}:{sid}") if sid else self.fallback
+        session = session or self.fallback
+        self.known[sid] = session
         cwd = rec.get("cwd") if isinstance(rec.get("cwd"), str) else None
         meta = SessionMeta(
             session,
@@ -107,7 +112,7 @@ class _Reader:
             sidechain=bool(rec.get("isSidechain")),
             version=clean_name(rec.get("version")),
         )
-        return session, iter((meta,))
+        return session, (meta,)
 
     def user(self, lineno: int, rec: dict[str, Any]) -> Iterator[Item]:
         msg = rec.get("message")
@@ -122,7 +127,8 @@ class _Reader:
         uid = str(rec.get("uuid") or f"L{lineno}")
         mode = clean_name(rec.get("permissionMode"))
         actor = "agent" if rec.get("isSidechain") else "human"
-        if mode:
+        if mode and self.last_mode.get(session) != mode:
+            self.last_mode[session] = mode
             yield SessionMeta(session, SOURCE, mode=mode)
         content = msg.get("content")
         blocks: Any = [content] if isinstance(content, str) else content
@@ -201,9 +207,12 @@ class _Reader:
         yield from meta
         mid = str(msg.get("id") or rec.get("requestId") or rec.get("uuid") or f"L{lineno}")
         time = parse_time(rec.get("timestamp"))
-        model = clean_name(msg.get("model"))
-        if model and model != "<synthetic>":
-            yield SessionMeta(session, SOURCE, model=model)
+        raw_model = msg.get("model")
+        if raw_model != self.last_model.get(session) and raw_model != "<synthetic>":
+            model = clean_name(raw_model)
+            if model and isinstance(raw_model, str):
+                self.last_model[session] = raw_model
+                yield SessionMeta(session, SOURCE, model=model)
         if self.pending is None or self.pending[1] != mid or self.pending[0] != session:
             yield from self.flush()
             if mid in self.seen_messages:

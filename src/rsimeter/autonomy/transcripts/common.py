@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ def _looks_random(run: str) -> bool:
     return not (re.fullmatch(r"[0-9a-f\-]+", run) and len(run) < 48)
 
 
+@lru_cache(maxsize=65536)
 def scrub(text: str) -> str:
     """The text with anything token-like replaced by ``[redacted]``, cut to a safe length."""
     if not text:
@@ -92,20 +94,24 @@ def home_user(path: str) -> str | None:
     return m.group(1) if m else None
 
 
+@lru_cache(maxsize=65536)
+def _clean_path(path: str) -> str:
+    path = _HOME.sub("~", path.strip()[: MAX_TEXT * 4], count=1)
+    return scrub(path)
+
+
 def clean_path(path: Any) -> str | None:
     """A path safe to persist: home folder folded to ``~``, token-like parts redacted."""
     if not isinstance(path, str) or not path.strip():
         return None
-    path = path.strip()[: MAX_TEXT * 4]
-    path = _HOME.sub("~", path, count=1)
-    return scrub(path)
+    return _clean_path(path)
 
 
 def clean_name(name: Any) -> str | None:
     """A tool or model name safe to persist."""
     if not isinstance(name, str) or not name:
         return None
-    return scrub(name.strip()[:100])
+    return scrub(name.strip()[:100]) or None
 
 
 def runs_tests(command: Any) -> bool:
@@ -126,14 +132,16 @@ def asks_question(text: str) -> bool:
 def parse_time(value: Any) -> datetime | None:
     """An ISO-8601 or epoch timestamp as naive UTC, or None when absent or invalid."""
     try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = value / 1000 if value > 1e11 else value
-            return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
-        if isinstance(value, str) and value:
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if isinstance(value, str):
+            if value.endswith("Z"):  # the common case: UTC with a Z suffix
+                return datetime.fromisoformat(value[:-1])
+            dt = datetime.fromisoformat(value.strip())
             if dt.tzinfo is not None:
                 dt = dt.astimezone(UTC).replace(tzinfo=None)
             return dt
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = value / 1000 if value > 1e11 else value
+            return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
     except (ValueError, OverflowError, OSError):
         return None
     return None
