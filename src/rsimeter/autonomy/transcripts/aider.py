@@ -36,7 +36,7 @@ _HEADER = re.compile(r"^# aider chat started at (\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d
 _APPLIED = re.compile(r"^> Applied edit to (.+?)\s*$")
 _COMMIT = re.compile(r"^> Commit [0-9a-f]{6,40}\b")
 _RUNNING = re.compile(r"^> Running (.+)$")
-_PROMPT = re.compile(r"\((?:Y)es/\(N\)o.*?:\s*(\w+)\s*$")
+_PROMPT = re.compile(r"\(Y\)es/\(N\)o.*?:\s*(\w+)\s*$")
 _VERSION = re.compile(r"^> Aider v(\S+)")
 _MODEL = re.compile(r"^> (?:Main )?[Mm]odel: (\S+)")
 

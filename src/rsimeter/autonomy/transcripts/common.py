@@ -42,7 +42,8 @@ ASK_TOOLS = frozenset({"AskUserQuestion", "request_user_input", "ask_user", "ask
 _TEST_COMMAND = re.compile(
     r"(?:^|[\s;&|(/])(?:pytest|py\.test|tox|nox|unittest|jest|vitest|mocha|rspec|phpunit"
     r"|ctest|(?:npm|yarn|pnpm|bun)\s+(?:run\s+)?test|go\s+test|cargo\s+test|make\s+(?:test|check)"
-    r"|mvn\s+(?:test|verify)|gradle\w*\s+test|bazel\s+test|dotnet\s+test|mix\s+test)\b"
+    r"|mvn\s+(?:test|verify)|gradle\w*\s+test|bazel\s+test|dotnet\s+test|mix\s+test)"
+    r"(?=$|[\s;&|)])"
 )
 
 _SECRETS = [
@@ -62,6 +63,8 @@ _KEY_VALUE_SECRET = re.compile(
 )
 _LONG_RUN = re.compile(r"[A-Za-z0-9+_\-=]{32,}")
 _HOME = re.compile(r"^(?:/home|/Users|[A-Za-z]:[\\/]Users)[\\/]([^\\/]+)(?=[\\/]|$)")
+# Claude Code names project folders after the working directory: /home/alice/x -> -home-alice-x
+_ENCODED_HOME = re.compile(r"(^|[\\/])-(?:home|Users)-[^\\/-]+(?=-|[\\/]|$)")
 REDACTED = "[redacted]"
 
 
@@ -97,6 +100,7 @@ def home_user(path: str) -> str | None:
 @lru_cache(maxsize=65536)
 def _clean_path(path: str) -> str:
     path = _HOME.sub("~", path.strip()[: MAX_TEXT * 4], count=1)
+    path = _ENCODED_HOME.sub(lambda m: m.group(1) + "-~", path)
     return scrub(path)
 
 

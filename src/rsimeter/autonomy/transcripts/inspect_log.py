@@ -1,7 +1,8 @@
 """Inspect AI evaluation logs (``.eval`` archives and ``.json`` logs).
 
 Read with ``inspect_ai.log.read_eval_log_samples``, one sample at a time (an
-``.eval`` archive is read sample by sample; a ``.json`` log is parsed by Inspect).
+``.eval`` archive is read sample by sample; a ``.json`` log is parsed by Inspect; a
+log written without sample ids is read whole).
 Each sample is one session. Its input is the one human message (the task author's
 prompt); ``model`` events are assistant messages, ``tool`` events a tool call and
 its result, ``approval`` events an approval or a rejection (by a human approver or
@@ -47,11 +48,17 @@ def _read_samples(ctx: ReadContext) -> Iterator[tuple[str, Any]]:
         except Exception as e:  # a foreign or broken file: Inspect raises many kinds
             ctx.bad_line(0, f"not an Inspect log: {type(e).__name__}: {str(e)[:200]}")
             return
+        ident = f"{eval_id}|{model}"
+        has_ids = bool(getattr(header.eval.dataset, "sample_ids", None))
         try:
-            for sample in read_eval_log_samples(str(ctx.path), all_samples_required=False):
-                yield f"{eval_id}|{model}", sample
+            if has_ids:
+                for sample in read_eval_log_samples(str(ctx.path), all_samples_required=False):
+                    yield ident, sample
+            else:  # logs written without sample ids cannot be streamed: read them whole
+                for sample in read_eval_log(str(ctx.path)).samples or []:
+                    yield ident, sample
         except Exception as e:
-            ctx.bad_line(0, f"Inspect log unreadable after some samples: {type(e).__name__}")
+            ctx.bad_line(0, f"Inspect log unreadable: {type(e).__name__}: {str(e)[:200]}")
 
 
 def read_inspect(ctx: ReadContext) -> Iterator[Item]:
