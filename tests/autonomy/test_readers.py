@@ -39,7 +39,7 @@ def kinds(events: list[Event]) -> Counter[str]:
 
 # -- Claude Code ---------------------------------------------------------------
 def test_claude_code_counts_every_kind_exactly(tmp_path: Path) -> None:
-    events, _, ctx = read(read_claude_code, b.claude_session(tmp_path / "s.jsonl"))
+    events, _, _ctx = read(read_claude_code, b.claude_session(tmp_path / "s.jsonl"))
     assert kinds(events) == {
         "human_message": 3,
         "assistant_message": 2,
