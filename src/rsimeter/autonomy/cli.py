@@ -1,12 +1,61 @@
-"""Commands of the autonomy pillar."""
+"""Commands of the autonomy pillar: ``rsimeter sessions ingest`` and ``rsimeter autonomy``."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="autonomy pillar.", no_args_is_help=True)
+from rsimeter.options import DEFAULT_STORE, DaskOpt, JsonOpt, StoreOpt
+from rsimeter.render import render
+
+sessions_app = typer.Typer(help="Agent-session transcripts.", no_args_is_help=True)
+
+
+class Period(StrEnum):
+    month = "month"
+    quarter = "quarter"
+
+
+@sessions_app.command("ingest")
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders.")],
+    store: StoreOpt = DEFAULT_STORE,
+    force: Annotated[bool, typer.Option("--force", help="Re-read unchanged files.")] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes parsing files in parallel.")
+    ] = 1,
+    dask: DaskOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Read Claude Code, Codex CLI, aider and Inspect AI transcripts (structure only, no text)."""
+    from rsimeter.autonomy.ingest import ingest_paths
+    from rsimeter.store import Store
+
+    with Store.open(store) as s:
+        result = ingest_paths(
+            s, paths, progress=not json_, force=force, workers=workers, dask_address=dask
+        )
+    render(result, json_)
+
+
+def autonomy(
+    period: Annotated[Period, typer.Option("--period", help="month or quarter.")] = Period.month,
+    store: StoreOpt = DEFAULT_STORE,
+    json_: JsonOpt = False,
+) -> None:
+    """Autonomy metrics per period and source: stretches, interruptions, approvals, levels."""
+    from rsimeter.autonomy.metrics import compute
+    from rsimeter.store import Store
+
+    with Store.open(store) as s:
+        result = compute(s, period.value)
+    render(result, json_)
 
 
 def register(root: typer.Typer) -> None:
     """Add this pillar's commands to the root app."""
-    root.add_typer(app, name="autonomy")
+    root.add_typer(sessions_app, name="sessions")
+    root.command("autonomy")(autonomy)

@@ -1,0 +1,131 @@
+"""Benchmark: ingest of generated Claude Code transcripts vs a bare JSON-lines loop.
+
+    python benchmarks/autonomy_ingest.py [--size-mb 1024] [--workers N] [--keep DIR]
+
+Writes about --size-mb of synthetic transcripts, then times in this process:
+
+- the reference: read every file line by line and ``json.loads`` each line;
+- rsimeter: ``ingest_paths`` into a fresh store (parse, events, dedupe, DuckDB writes),
+  in one process and with --workers parsing processes.
+
+Prints throughput of each, their ratio (aim: >= 0.5), and rsimeter's peak memory
+(peak resident set size of this process during the ingest; aim: < 500 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from rsimeter.autonomy.ingest import ingest_paths
+from rsimeter.autonomy.synthetic import write_corpus
+from rsimeter.store import Store
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process (MB)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+class PeakRss:
+    """Samples the resident set size every 20 ms while active; ``peak`` in MB."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb())
+            time.sleep(0.02)
+
+    def __enter__(self) -> PeakRss:
+        self.peak = rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
+
+
+def bare_loop(folder: Path) -> tuple[float, int]:
+    """Seconds to json.loads every line of every file; number of lines."""
+    t0 = time.perf_counter()
+    n = 0
+    loads = json.loads
+    for path in sorted(folder.rglob("*.jsonl")):
+        with open(path, "rb") as f:
+            for line in f:
+                loads(line)
+                n += 1
+    return time.perf_counter() - t0, n
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=float, default=1024)
+    ap.add_argument("--keep", type=Path, default=None, help="Reuse/keep the corpus here.")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="Also run with this many parsing processes (default: all cores).",
+    )
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="rsimeter-bench-"))
+    corpus = args.keep or work / "corpus"
+    try:
+        if not (corpus.is_dir() and any(corpus.rglob("*.jsonl"))):
+            t0 = time.perf_counter()
+            truth = write_corpus(corpus, size_mb=args.size_mb, seed=1)
+            print(
+                f"generated {truth.bytes / 2**20:.0f} MB, {truth.sessions} sessions "
+                f"in {time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
+        size = sum(p.stat().st_size for p in corpus.rglob("*.jsonl")) / 2**20
+        bare_s, lines = bare_loop(corpus)
+        print(
+            f"bare json.loads loop: {lines} lines, {bare_s:.1f} s, {size / bare_s:.0f} MB/s",
+            flush=True,
+        )
+        for workers in sorted({1, args.workers}):
+            base_rss = rss_mb()
+            db = work / f"evidence-{workers}.duckdb"
+            with PeakRss() as peak, Store.open(db) as store:
+                t0 = time.perf_counter()
+                result = ingest_paths(store, [corpus], workers=workers)
+                ingest_s = time.perf_counter() - t0
+            print(
+                f"rsimeter ingest, {workers} process(es): {result.events} events, "
+                f"{result.sessions} sessions, {ingest_s:.1f} s, {size / ingest_s:.0f} MB/s"
+            )
+            print(
+                f"  throughput ratio (rsimeter / bare loop): {bare_s / ingest_s:.2f} (aim >= 0.5)"
+            )
+            note = " (parsing processes not counted)" if workers > 1 else ""
+            print(
+                f"  peak RSS of this process during ingest: {peak.peak:.0f} MB{note} "
+                f"(before: {base_rss:.0f} MB; aim < 500 MB)"
+            )
+            db.unlink()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

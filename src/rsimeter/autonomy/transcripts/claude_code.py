@@ -1,0 +1,264 @@
+"""Claude Code session logs (``~/.claude/projects/<project>/<session>.jsonl``).
+
+One JSON object per line. Records of ``type`` ``user`` and ``assistant`` carry a
+``message`` whose ``content`` is a string or a list of blocks (``text``,
+``tool_use``, ``tool_result``, ``thinking``, ``image``). Quirks handled:
+
+- one API response streamed over several lines sharing ``message.id`` (and
+  ``requestId``): one assistant message per id, one tool call per ``tool_use`` id;
+- ``[Request interrupted by user]`` (and ``... for tool use``) markers: interruption;
+- a ``tool_result`` with ``is_error`` and "The user doesn't want to proceed with this
+  tool use": rejection;
+- ``permissionMode`` (``default``, ``acceptEdits``, ``plan``, ``bypassPermissions``):
+  the mode of each human turn;
+- ``isSidechain``: a sub-agent's transcript, whose "user" prompts come from the
+  parent agent (actor ``agent``), not from a human;
+- ``isMeta`` / ``isCompactSummary`` user records and local command output are not
+  human input; ``summary``, ``system``, ``file-history-snapshot`` and
+  ``queue-operation`` records hold no events. Any other type is skipped and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from rsimeter.autonomy.transcripts.common import (
+    ASK_TOOLS,
+    Event,
+    ReadContext,
+    SessionMeta,
+    asks_question,
+    clean_name,
+    clean_path,
+    files_from_input,
+    home_user,
+    iter_records,
+    parse_time,
+    runs_tests,
+    text_size,
+)
+
+SOURCE = "claude_code"
+AUTO_APPROVE_MODES = frozenset({"bypassPermissions"})
+INTERRUPTED = "[Request interrupted by user"
+REJECTED = "The user doesn't want to proceed with this tool use"
+_NO_EVENTS = frozenset({"summary", "system", "file-history-snapshot", "queue-operation"})
+_NOT_HUMAN_PREFIXES = ("<local-command-stdout>", "<local-command-stderr>", "Caveat: The messages")
+
+Item = Event | SessionMeta
+
+
+class _Reader:
+    def __init__(self, ctx: ReadContext) -> None:
+        self.ctx = ctx
+        self.fallback = f"{SOURCE}:{ctx.path.stem}"
+        self.known: dict[str | None, str] = {}
+        self.last_mode: dict[str, str] = {}
+        self.last_model: dict[str, str] = {}
+        self.seen_messages: set[str] = set()
+        self.seen_tools: set[str] = set()
+        self.seen_results: set[str] = set()
+        # The assistant message being streamed: (session, id, seq, time, size, asks, text hashes)
+        self.pending: list[Any] | None = None
+
+    def flush(self) -> Iterator[Item]:
+        p = self.pending
+        self.pending = None
+        if p is not None and p[4] > 0:
+            yield Event(
+                p[0],
+                "m:" + p[1],
+                p[2],
+                p[3],
+                "assistant",
+                "assistant_message",
+                size=p[4],
+                asks=p[5],
+            )
+
+    def read(self) -> Iterator[Item]:
+        for lineno, rec in iter_records(self.ctx):
+            typ = rec.get("type")
+            if typ == "assistant":
+                yield from self.assistant(lineno, rec)
+                continue
+            yield from self.flush()
+            if typ == "user":
+                yield from self.user(lineno, rec)
+            elif typ in _NO_EVENTS:
+                continue
+            else:
+                self.ctx.skip(f"{SOURCE}:{typ}" if isinstance(typ, str) else f"{SOURCE}:(no type)")
+        yield from self.flush()
+
+    def session_of(self, rec: dict[str, Any]) -> tuple[str, tuple[Item, ...]]:
+        sid = rec.get("sessionId")
+        if not isinstance(sid, str) or not sid:
+            sid = None
+        known = self.known.get(sid)
+        if known is not None:
+            return known, ()
+        session = clean_path(f"{SOURCE}:{sid}") if sid else self.fallback
+        session = session or self.fallback
+        self.known[sid] = session
+        cwd = rec.get("cwd") if isinstance(rec.get("cwd"), str) else None
+        meta = SessionMeta(
+            session,
+            SOURCE,
+            user=home_user(cwd) if cwd else None,
+            project=clean_path(cwd),
+            time=parse_time(rec.get("timestamp")),
+            sidechain=bool(rec.get("isSidechain")),
+            version=clean_name(rec.get("version")),
+        )
+        return session, (meta,)
+
+    def user(self, lineno: int, rec: dict[str, Any]) -> Iterator[Item]:
+        msg = rec.get("message")
+        if not isinstance(msg, dict):
+            self.ctx.bad_line(lineno, "user record without a message object")
+            return
+        if rec.get("isMeta") or rec.get("isCompactSummary"):
+            return
+        session, meta = self.session_of(rec)
+        yield from meta
+        time = parse_time(rec.get("timestamp"))
+        uid = str(rec.get("uuid") or f"L{lineno}")
+        mode = clean_name(rec.get("permissionMode"))
+        actor = "agent" if rec.get("isSidechain") else "human"
+        if mode and self.last_mode.get(session) != mode:
+            self.last_mode[session] = mode
+            yield SessionMeta(session, SOURCE, mode=mode)
+        content = msg.get("content")
+        blocks: Any = [content] if isinstance(content, str) else content
+        if not isinstance(blocks, list):
+            self.ctx.bad_line(lineno, "message content is neither text nor a list of blocks")
+            return
+        human_size = 0
+        interrupted = False
+        for block in blocks:
+            text: Any
+            if isinstance(block, str):
+                text = block
+            elif isinstance(block, dict):
+                btype = block.get("type")
+                if btype == "tool_result":
+                    yield from self.tool_result(session, uid, time, block)
+                    continue
+                if btype == "image":
+                    human_size += 1
+                    continue
+                text = block.get("text") if btype == "text" else None
+                if not isinstance(text, str):
+                    continue
+            else:
+                continue
+            if text.startswith(INTERRUPTED):
+                interrupted = True
+            elif not text.startswith(_NOT_HUMAN_PREFIXES):
+                human_size += len(text)
+        if interrupted:
+            yield Event(session, "i:" + uid, self.ctx.next_seq(), time, "human", "interruption")
+        if human_size:
+            yield Event(
+                session,
+                "u:" + uid,
+                self.ctx.next_seq(),
+                time,
+                actor,
+                "human_message",
+                size=human_size,
+                mode=mode,
+            )
+
+    def tool_result(
+        self, session: str, uid: str, time: Any, block: dict[str, Any]
+    ) -> Iterator[Item]:
+        tid = str(block.get("tool_use_id") or uid)
+        if tid in self.seen_results:
+            return
+        self.seen_results.add(tid)
+        body = block.get("content")
+        size = text_size(body)
+        text = body if isinstance(body, str) else ""
+        if not text and isinstance(body, list):
+            text = " ".join(
+                b.get("text", "")
+                for b in body[:3]
+                if isinstance(b, dict) and isinstance(b.get("text"), str)
+            )
+        if block.get("is_error") and REJECTED in text[:2000]:
+            yield Event(session, "x:" + tid, self.ctx.next_seq(), time, "human", "rejection")
+            return
+        yield Event(
+            session, "r:" + tid, self.ctx.next_seq(), time, "tool", "tool_result", size=size
+        )
+        if text.startswith(INTERRUPTED):
+            yield Event(session, "i:" + tid, self.ctx.next_seq(), time, "human", "interruption")
+
+    def assistant(self, lineno: int, rec: dict[str, Any]) -> Iterator[Item]:
+        msg = rec.get("message")
+        if not isinstance(msg, dict):
+            yield from self.flush()
+            self.ctx.bad_line(lineno, "assistant record without a message object")
+            return
+        session, meta = self.session_of(rec)
+        yield from meta
+        mid = str(msg.get("id") or rec.get("requestId") or rec.get("uuid") or f"L{lineno}")
+        time = parse_time(rec.get("timestamp"))
+        raw_model = msg.get("model")
+        if raw_model != self.last_model.get(session) and raw_model != "<synthetic>":
+            model = clean_name(raw_model)
+            if model and isinstance(raw_model, str):
+                self.last_model[session] = raw_model
+                yield SessionMeta(session, SOURCE, model=model)
+        if self.pending is None or self.pending[1] != mid or self.pending[0] != session:
+            yield from self.flush()
+            if mid in self.seen_messages:
+                self.pending = None  # a non-adjacent copy of a message already read
+            else:
+                self.seen_messages.add(mid)
+                self.pending = [session, mid, self.ctx.next_seq(), time, 0, False, set()]
+        content = msg.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        if not isinstance(blocks, list):
+            self.ctx.bad_line(lineno, "message content is neither text nor a list of blocks")
+            return
+        for block in blocks:
+            if not isinstance(block, dict):
+                continue
+            btype = block.get("type")
+            if btype == "text" and self.pending is not None:
+                text = block.get("text")
+                if isinstance(text, str) and text:
+                    h = hash(text)
+                    if h not in self.pending[6]:  # cumulative re-sends repeat earlier blocks
+                        self.pending[6].add(h)
+                        self.pending[4] += len(text)
+                        self.pending[5] = asks_question(text)
+            elif btype == "tool_use":
+                tid = str(block.get("id") or f"{mid}:{lineno}")
+                if tid in self.seen_tools:
+                    continue
+                self.seen_tools.add(tid)
+                name = clean_name(block.get("name")) or "(unnamed)"
+                data = block.get("input")
+                tests = isinstance(data, dict) and runs_tests(data.get("command"))
+                yield Event(
+                    session,
+                    "t:" + tid,
+                    self.ctx.next_seq(),
+                    time,
+                    "assistant",
+                    "tool_call",
+                    tool=name,
+                    files=files_from_input(data),
+                    asks=name in ASK_TOOLS,
+                    runs_tests=tests,
+                )
+
+
+def read_claude_code(ctx: ReadContext) -> Iterator[Item]:
+    """Events and session metadata of one Claude Code JSONL file, streamed."""
+    yield from _Reader(ctx).read()

@@ -1,0 +1,376 @@
+"""Writers of small synthetic transcripts, one per format, with every quirk the readers handle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SECRET = "sk-ant-api03-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789"
+PRIVATE_TEXT = "my private message text 7d1c"  # must never reach the store
+REJECT = (
+    "The user doesn't want to proceed with this tool use. The tool use was rejected "
+    "(eg. if it was a file edit, the new_string was NOT written to the file). STOP what you "
+    "are doing and wait for the user to tell you how to proceed."
+)
+
+
+def jsonl(path: Path, records: list[Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(r if isinstance(r, str) else json.dumps(r))
+            f.write("\n")
+    return path
+
+
+def cc(kind: str, ts: str, message: Any, *, sid: str = "s-1", uuid: str = "", **extra: Any) -> dict:
+    """One Claude Code record."""
+    return {
+        "parentUuid": None,
+        "isSidechain": False,
+        "userType": "external",
+        "cwd": "/home/alice/proj",
+        "sessionId": sid,
+        "version": "1.0.80",
+        "type": kind,
+        "message": message,
+        "uuid": uuid or f"u-{ts}",
+        "timestamp": ts,
+        **extra,
+    }
+
+
+def user(ts: str, text: str, **extra: Any) -> dict:
+    return cc("user", ts, {"role": "user", "content": text}, **extra)
+
+
+def assistant(ts: str, mid: str, blocks: list[dict], **extra: Any) -> dict:
+    return cc(
+        "assistant",
+        ts,
+        {"id": mid, "type": "message", "role": "assistant", "model": "claude-x", "content": blocks},
+        requestId=f"req-{mid}",
+        **extra,
+    )
+
+
+def text(t: str) -> dict:
+    return {"type": "text", "text": t}
+
+
+def tool_use(tid: str, name: str, **inp: Any) -> dict:
+    return {"type": "tool_use", "id": tid, "name": name, "input": inp}
+
+
+def tool_result(ts: str, tid: str, body: str, *, is_error: bool = False, **extra: Any) -> dict:
+    block = {"type": "tool_result", "tool_use_id": tid, "content": body, "is_error": is_error}
+    return cc("user", ts, {"role": "user", "content": [block]}, uuid=f"r-{tid}", **extra)
+
+
+def claude_session(path: Path) -> Path:
+    """A Claude Code session with every quirk (ground truth in the test that reads it).
+
+    Turn 1 (default mode): 2 tool calls (one streamed over three lines with a copy),
+    agent asks a question at the end.
+    Turn 2 (bypassPermissions): 1 tool call, interrupted by the human.
+    Turn 3 (bypassPermissions): 1 tool call rejected by the human.
+    Plus: a meta record, a summary, an unknown record type, a malformed line.
+    """
+    return jsonl(
+        path,
+        [
+            {"type": "summary", "summary": "earlier work", "leafUuid": "x"},
+            user("2025-03-01T10:00:00.000Z", PRIVATE_TEXT, permissionMode="default", uuid="h1"),
+            cc(
+                "user",
+                "2025-03-01T10:00:00.500Z",
+                {"role": "user", "content": "Caveat: The messages below..."},
+                isMeta=True,
+            ),
+            # one response streamed over lines sharing the message id
+            assistant("2025-03-01T10:00:05.000Z", "msg_A", [text("Let me look. " + PRIVATE_TEXT)]),
+            assistant(
+                "2025-03-01T10:00:05.100Z",
+                "msg_A",
+                [tool_use("tu_1", "Read", file_path="/home/alice/proj/src/a.py")],
+            ),
+            assistant(
+                "2025-03-01T10:00:05.200Z",
+                "msg_A",
+                [tool_use("tu_2", "Bash", command="python -m pytest -q")],
+            ),
+            tool_result("2025-03-01T10:00:06.000Z", "tu_1", "file body " * 10),
+            # a copy of the streamed line (seen in the wild after resumes)
+            assistant(
+                "2025-03-01T10:00:05.100Z",
+                "msg_A",
+                [tool_use("tu_1", "Read", file_path="/home/alice/proj/src/a.py")],
+            ),
+            tool_result("2025-03-01T10:01:00.000Z", "tu_2", "3 passed"),
+            assistant("2025-03-01T10:02:00.000Z", "msg_B", [text("Done. Should I also refactor?")]),
+            {"type": "mystery-record", "foo": 1},
+            '{"type": "user", "message": {"role": "user", "content": "trunc',
+            user(
+                "2025-03-01T11:00:00.000Z",
+                "next task",
+                permissionMode="bypassPermissions",
+                uuid="h2",
+            ),
+            assistant(
+                "2025-03-01T11:00:10.000Z",
+                "msg_C",
+                [tool_use("tu_3", "Edit", file_path=f"/home/alice/proj/{SECRET}/b.py")],
+            ),
+            tool_result("2025-03-01T11:05:00.000Z", "tu_3", "ok"),
+            user("2025-03-01T11:06:00.000Z", "[Request interrupted by user]", uuid="int1"),
+            user(
+                "2025-03-01T12:00:00.000Z",
+                "third task",
+                permissionMode="bypassPermissions",
+                uuid="h3",
+            ),
+            assistant(
+                "2025-03-01T12:00:30.000Z",
+                "msg_D",
+                [tool_use("tu_4", "Write", file_path="/home/alice/proj/c.py")],
+            ),
+            tool_result("2025-03-01T12:00:31.000Z", "tu_4", REJECT, is_error=True),
+        ],
+    )
+
+
+def codex_rollout(path: Path, *, policy: str = "never") -> Path:
+    """A current-format Codex rollout: 2 human turns, 3 tool calls (one rejected),
+    an approval request, an interrupted turn, duplicated user/agent messages."""
+
+    def r(ts: str, typ: str, payload: dict) -> dict:
+        return {"timestamp": ts, "type": typ, "payload": payload}
+
+    patch = "*** Begin Patch\n*** Update File: src/app.py\n@@\n-a\n+b\n*** End Patch"
+    return jsonl(
+        path,
+        [
+            r(
+                "2025-04-02T09:00:00.000Z",
+                "session_meta",
+                {
+                    "id": "c-1",
+                    "timestamp": "2025-04-02T09:00:00.000Z",
+                    "cwd": "/home/bob/repo",
+                    "originator": "codex_cli_rs",
+                    "cli_version": "0.30.0",
+                },
+            ),
+            r(
+                "2025-04-02T09:00:00.100Z",
+                "response_item",
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "input_text",
+                            "text": "<environment_context>x</environment_context>",
+                        }
+                    ],
+                },
+            ),
+            r(
+                "2025-04-02T09:00:00.200Z",
+                "turn_context",
+                {"cwd": "/home/bob/repo", "approval_policy": policy, "model": "gpt-5-codex"},
+            ),
+            r(
+                "2025-04-02T09:00:01.000Z",
+                "response_item",
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": PRIVATE_TEXT}],
+                },
+            ),
+            r(
+                "2025-04-02T09:00:01.000Z",
+                "event_msg",
+                {"type": "user_message", "message": PRIVATE_TEXT},
+            ),
+            r("2025-04-02T09:00:02.000Z", "response_item", {"type": "reasoning", "summary": []}),
+            r(
+                "2025-04-02T09:00:03.000Z",
+                "response_item",
+                {
+                    "type": "function_call",
+                    "name": "shell",
+                    "call_id": "call_1",
+                    "arguments": json.dumps({"command": ["bash", "-lc", "cargo test"]}),
+                },
+            ),
+            r(
+                "2025-04-02T09:00:04.000Z",
+                "event_msg",
+                {"type": "exec_approval_request", "call_id": "call_1"},
+            ),
+            r(
+                "2025-04-02T09:00:09.000Z",
+                "response_item",
+                {
+                    "type": "function_call_output",
+                    "call_id": "call_1",
+                    "output": json.dumps({"output": "ok", "metadata": {"exit_code": 0}}),
+                },
+            ),
+            r(
+                "2025-04-02T09:00:10.000Z",
+                "response_item",
+                {
+                    "type": "custom_tool_call",
+                    "name": "apply_patch",
+                    "call_id": "call_2",
+                    "input": patch,
+                },
+            ),
+            r(
+                "2025-04-02T09:00:11.000Z",
+                "response_item",
+                {"type": "custom_tool_call_output", "call_id": "call_2", "output": "Done"},
+            ),
+            r(
+                "2025-04-02T09:00:20.000Z",
+                "event_msg",
+                {"type": "agent_message", "message": "Patched. Anything else?"},
+            ),
+            r(
+                "2025-04-02T09:00:20.000Z",
+                "response_item",
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": "Patched. Anything else?"}],
+                },
+            ),
+            r("2025-04-02T09:00:21.000Z", "event_msg", {"type": "token_count", "info": None}),
+            r("2025-04-02T09:00:22.000Z", "event_msg", {"type": "brand_new_event"}),
+            "not json at all",
+            r(
+                "2025-04-02T09:10:00.000Z",
+                "event_msg",
+                {"type": "user_message", "message": "go on"},
+            ),
+            r(
+                "2025-04-02T09:10:00.000Z",
+                "response_item",
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "go on"}],
+                },
+            ),
+            r(
+                "2025-04-02T09:10:05.000Z",
+                "response_item",
+                {
+                    "type": "function_call",
+                    "name": "shell",
+                    "call_id": "call_3",
+                    "arguments": json.dumps({"command": ["rm", "-rf", "build"]}),
+                },
+            ),
+            r(
+                "2025-04-02T09:10:06.000Z",
+                "response_item",
+                {
+                    "type": "function_call_output",
+                    "call_id": "call_3",
+                    "output": "exec command rejected by user",
+                },
+            ),
+            r(
+                "2025-04-02T09:10:07.000Z",
+                "event_msg",
+                {"type": "turn_aborted", "reason": "interrupted"},
+            ),
+        ],
+    )
+
+
+def codex_legacy(path: Path) -> Path:
+    """An early-format rollout: bare first line, bare items, state records."""
+    return jsonl(
+        path,
+        [
+            {"id": "old-1", "timestamp": "2025-02-01T08:00:00.000Z", "instructions": None},
+            {"record_type": "state"},
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "fix it"}],
+            },
+            {
+                "type": "function_call",
+                "name": "shell",
+                "call_id": "c1",
+                "arguments": json.dumps({"command": ["pytest"]}),
+            },
+            {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "fixed"}],
+            },
+        ],
+    )
+
+
+def aider_history(path: Path) -> Path:
+    """Two aider sessions: the second with --yes-always and an interrupt."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "\n".join(
+            [
+                "",
+                "# aider chat started at 2024-05-01 10:00:00",
+                "",
+                "> /home/carol/.local/bin/aider --model gpt-4o",
+                "> Aider v0.50.1",
+                "> Main model: gpt-4o with diff edit format",
+                "",
+                f"#### {PRIVATE_TEXT}",
+                "#### second line of the same message",
+                "",
+                "Here is the fix.",
+                "",
+                "src/app.py",
+                "```python",
+                "<<<<<<< SEARCH",
+                "a = 1?",
+                "=======",
+                "a = 2",
+                ">>>>>>> REPLACE",
+                "```",
+                "",
+                "> Applied edit to src/app.py",
+                "> Commit 1a2b3c4 fix: a is 2",
+                "> Add tests/test_app.py to the chat? (Y)es/(N)o/(D)on't ask again [Yes]: n",
+                "",
+                "#### run the tests",
+                "",
+                "> Running python -m pytest -q",
+                "",
+                "Tests pass. Want me to add more?",
+                "",
+                "# aider chat started at 2024-06-03 14:30:00",
+                "",
+                "> /usr/bin/aider --yes-always",
+                "",
+                "#### refactor everything",
+                "",
+                "> Applied edit to src/a.py",
+                "> Applied edit to src/b.py",
+                "> ^C again to exit",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return path
