@@ -183,5 +183,5 @@ def observe(
     run_at = datetime.now(UTC)
     changes = alert_changes(previous_levels(store), assessment.alerts)
     record_run(store, run_at, assessment)
-    report = build_report(store, out, assessment=assessment).path
+    report = build_report(store, out, assessment=assessment).path.resolve()
     return Observation(assessment, report, sources, changes, run_at, used)
