@@ -1,0 +1,107 @@
+"""The report page: verdict and scenario on top, alerts, evidence links, escaping."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from rsimeter.report.serve import Dashboard, make_server
+from tests.assess.synthetic import ind, self_amplifying_set
+from tests.report.helpers import fill_store
+
+
+def test_verdict_and_scenario_come_before_alerts_and_pillar_sections(
+    tmp_path, pillars, fake_sources
+):
+    pillars.set(*self_amplifying_set())
+    page = fill_store(tmp_path / "e.duckdb", tmp_path).read_text()
+    order = [
+        page.index(x) for x in ('id="verdict"', 'id="alerts"', 'id="indicators"', 'id="assess"')
+    ]
+    assert order == sorted(order)
+    assert "SELF-AMPLIFYING" in page and "Full recursive self-improvement" in page
+
+
+def test_every_alert_links_to_its_indicator_row_with_interval_and_evidence(
+    tmp_path, pillars, fake_sources
+):
+    pillars.set(
+        ind("code.ai_line_share", 0.85, 0.8, 0.9, evidence={"table": "code_commits"}, unit="share")
+    )
+    page = fill_store(tmp_path / "e.duckdb", tmp_path, runs=1).read_text()
+    assert 'href="#ind-code.ai_line_share"' in page
+    assert 'id="ind-code.ai_line_share"' in page
+    assert "85.0% [80.0%, 90.0%] (n=20)" in page
+    assert "code_commits" in page
+
+
+def test_hostile_text_in_indicators_is_escaped(tmp_path, pillars, fake_sources):
+    evil = "<script>alert(1)</script>"
+    i = ind("code.ai_line_share", 0.9, 0.85, 0.95, evidence={"note": evil})
+    pillars.set(i.__class__(**{**i.__dict__, "label": evil, "provenance": evil}))
+    page = fill_store(tmp_path / "e.duckdb", tmp_path, runs=1).read_text()
+    assert evil not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_report_command_includes_the_assessment(tmp_path, pillars, fake_sources):
+    from typer.testing import CliRunner
+
+    from rsimeter.cli import app
+
+    pillars.set(ind("horizon.doubling_days", 200, 150, 250))
+    res = CliRunner().invoke(
+        app,
+        ["report", "--out", str(tmp_path / "r"), "--store", str(tmp_path / "e.duckdb"), "--json"],
+    )
+    payload = json.loads(res.stdout)
+    assert payload["state"] == "watch" and payload["verdict"] == "indeterminate"
+    assert "INDETERMINATE" in (tmp_path / "r" / "index.html").read_text()
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    board = Dashboard(tmp_path / "e.duckdb", refresh_seconds=1)
+    server = make_server(board, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, b""
+
+
+def test_dashboard_waits_for_a_store_then_serves_its_assessment(
+    tmp_path, dashboard, pillars, fake_sources
+):
+    status, body = get(dashboard + "/")
+    assert status == 200 and b"No evidence store" in body
+    assert json.loads(get(dashboard + "/api/state")[1])["stamp"] == "absent"
+    pillars.set(ind("autonomy.l5_own_lineage_units", 2))
+    fill_store(tmp_path / "e.duckdb", tmp_path, runs=1)
+    status, body = get(dashboard + "/")
+    assert status == 200 and b'id="verdict"' in body and b"/api/state" in body
+    data = json.loads(get(dashboard + "/api/assessment")[1])
+    assert data["assessment"]["state"] == "critical"
+    assert get(dashboard + "/nope")[0] == 404
+
+
+def test_dashboard_rebuilds_only_when_the_store_changes(tmp_path, pillars, fake_sources):
+    pillars.set(ind("horizon.doubling_days", 300))
+    fill_store(tmp_path / "e.duckdb", tmp_path, runs=1)
+    board = Dashboard(tmp_path / "e.duckdb")
+    page1, _, stamp1 = board.current()
+    page2, _, stamp2 = board.current()
+    assert page1 is page2 and stamp1 == stamp2
+    assert Path(tmp_path / "e.duckdb").exists()
