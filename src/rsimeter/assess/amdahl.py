@@ -109,10 +109,8 @@ def progress_multiplier(
     accelerated = float(w[1 / time_frac > 1].sum())
     n_rows = sum(x.size for x in samples)
     rng = np.random.default_rng(seed)
-    boots = np.empty(reps)
-    for i in range(reps):
-        tf = np.array([x[rng.integers(0, x.size, x.size)].mean() for x in samples])
-        boots[i] = 1 / (w * tf).sum()
+    resampled = np.stack([x[rng.integers(0, x.size, (reps, x.size))].mean(axis=1) for x in samples])
+    boots = 1 / (w[:, None] * resampled).sum(axis=0)
     if all(x.size == 1 for x in samples):
         est = Estimate(
             value, value, value, level, n_rows, "Amdahl multiplier, one row per task: no spread"
