@@ -44,15 +44,18 @@ class FakeSources:
         self.failing: set[str] = set()
         real = sources.resolve
 
-        def resolve(entry: tuple[str, str]) -> Callable[..., Any] | None:
+        def resolve(entry: sources.Entry) -> Callable[..., Any] | None:
             if entry[0].startswith("rsimeter.assess."):
                 return real(entry)
+            name = entry[1][0]
 
-            def fake(*args: Any) -> str:
-                self.calls.append((entry[1], args[1:]))
-                if entry[1] in self.failing:
-                    raise RuntimeError(f"{entry[1]} failed on purpose")
-                return f"{entry[1]} done"
+            def fake(*args: Any) -> str | None:
+                self.calls.append((name, args[1:]))
+                if name in self.failing:
+                    raise RuntimeError(f"{name} failed on purpose")
+                if name == "mine_default" and not (args[1] / ".git").exists():
+                    return None  # as the code pillar does outside a repository
+                return f"{name} done"
 
             return fake
 

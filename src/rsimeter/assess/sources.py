@@ -17,15 +17,18 @@ from typing import Any
 from rsimeter.errors import RsimeterError
 from rsimeter.store import Store
 
-# (module, function) of each pillar's entry point, named here once.
-CODE_DEFAULT = ("rsimeter.code.ingest", "mine_default")
-CODE_REPOS = ("rsimeter.code.ingest", "mine_repos")
-HORIZON_DEFAULT = ("rsimeter.horizon.ingest", "ingest_default")
-HORIZON_FILES = ("rsimeter.horizon.ingest", "ingest_files")
-LOOP_DEFAULT = ("rsimeter.loop.harness", "run_default_experiment")
-LOOP_CONFIGURED = ("rsimeter.loop.harness", "run_configured")
-AUTONOMY_DEFAULT = ("rsimeter.autonomy.ingest", "ingest_default")
-AUTONOMY_PATHS = ("rsimeter.autonomy.ingest", "ingest_paths")
+# (module, function names) of each pillar's entry point, named here once; the
+# first name the module has is called.
+Entry = tuple[str, tuple[str, ...]]
+CODE_DEFAULT: Entry = ("rsimeter.code.ingest", ("mine_default",))
+CODE_REPOS: Entry = ("rsimeter.code.ingest", ("mine_repos",))
+HORIZON_DEFAULT: Entry = ("rsimeter.horizon.ingest", ("ingest_default",))
+HORIZON_FILES: Entry = ("rsimeter.horizon.ingest", ("ingest_files", "ingest_paths"))
+LOOP_DEFAULT: Entry = ("rsimeter.loop.harness", ("run_default_experiment",))
+LOOP_CONFIGURED: Entry = ("rsimeter.loop.harness", ("run_configured",))
+AUTONOMY_DEFAULT: Entry = ("rsimeter.autonomy.ingest", ("ingest_default",))
+AUTONOMY_PATHS: Entry = ("rsimeter.autonomy.ingest", ("ingest_paths",))
+SERIES: Entry = ("rsimeter.assess.series", ("load_series",))
 
 
 @dataclass(frozen=True)
@@ -46,20 +49,23 @@ class SourceOutcome:
         }
 
 
-def resolve(entry: tuple[str, str]) -> Callable[..., Any] | None:
+def resolve(entry: Entry) -> Callable[..., Any] | None:
     """The pillar function, or None when this build does not have it."""
-    module_name, func_name = entry
+    module_name, names = entry
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         if e.name and module_name.startswith(e.name):
             return None
         raise
-    func = getattr(module, func_name, None)
-    return func if callable(func) else None
+    for name in names:
+        func = getattr(module, name, None)
+        if callable(func):
+            return func
+    return None
 
 
-def call(source: str, entry: tuple[str, str], *args: Any) -> SourceOutcome:
+def call(source: str, entry: Entry, *args: Any) -> SourceOutcome:
     """Run one ingestion function, turning every outcome into a SourceOutcome."""
     start = time.perf_counter()
     try:
@@ -67,7 +73,8 @@ def call(source: str, entry: tuple[str, str], *args: Any) -> SourceOutcome:
     except Exception as e:
         return SourceOutcome(source, "failed", f"cannot import {entry[0]}: {e}")
     if func is None:
-        return SourceOutcome(source, "missing", f"{entry[0]}.{entry[1]} is not in this build")
+        wanted = " or ".join(f"{entry[0]}.{n}" for n in entry[1])
+        return SourceOutcome(source, "missing", f"{wanted} is not in this build")
     try:
         result = func(*args)
     except RsimeterError as e:
@@ -75,12 +82,12 @@ def call(source: str, entry: tuple[str, str], *args: Any) -> SourceOutcome:
     except Exception as e:  # a failing source must not stop the others
         msg = f"{type(e).__name__}: {e}"
         return SourceOutcome(source, "failed", msg, time.perf_counter() - start)
+    if result is None:  # the pillar found nothing to do (not a repository, no paths)
+        return SourceOutcome(source, "skipped", "nothing to ingest", time.perf_counter() - start)
     return SourceOutcome(source, "ok", _describe(result), time.perf_counter() - start)
 
 
 def _describe(result: Any) -> str:
-    if result is None:
-        return ""
     if hasattr(result, "summary") and callable(result.summary):
         return str(result.summary()).splitlines()[0][:300]
     return str(result).splitlines()[0][:300] if str(result) else ""
@@ -89,10 +96,7 @@ def _describe(result: Any) -> str:
 def default_sources(store: Store, cwd: Path) -> list[SourceOutcome]:
     """The embedded default: Epoch data, the repository here if any, a short loop run."""
     out = [call("horizon: bundled Epoch data", HORIZON_DEFAULT, store)]
-    if (cwd / ".git").exists():
-        out.append(call(f"code: repository {cwd}", CODE_DEFAULT, store, cwd))
-    else:
-        out.append(SourceOutcome(f"code: {cwd}", "skipped", "not a git repository"))
+    out.append(call(f"code: repository at {cwd}", CODE_DEFAULT, store, cwd))
     out.append(call("loop: built-in CPU experiment", LOOP_DEFAULT, store))
     return out
 
@@ -115,6 +119,5 @@ def configured_sources(store: Store, cfg: Any) -> list[SourceOutcome]:
         out.append(call(f"loop: experiment {i + 1}", LOOP_CONFIGURED, store, experiment))
     for s in cfg.series:
         label = f"assess: {s.kind} series {s.path}"
-        entry = ("rsimeter.assess.series", "load_series")
-        out.append(call(label, entry, store, s.path, s.kind, s.name))
+        out.append(call(label, SERIES, store, s.path, s.kind, s.name))
     return out
