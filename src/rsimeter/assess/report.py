@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import plotly.graph_objects as go
 
 from rsimeter.assess.indicators import indicators
 from rsimeter.report.html import Section, figure, fmt_estimate, paragraph, table
 from rsimeter.store import Store
+
+SHOWN_ROWS = 50
 
 
 def _history(store: Store) -> str:
@@ -41,6 +46,12 @@ def _history(store: Store) -> str:
     return figure(fig) + table(cols, rows, caption="Last runs")
 
 
+def _cell(v: object) -> object:
+    if isinstance(v, float):
+        return f"{v:.4g}" if math.isfinite(v) else "n/a"
+    return v
+
+
 def _series_tables(store: Store) -> list[str]:
     blocks = []
     for tbl, cols, caption in (
@@ -49,9 +60,14 @@ def _series_tables(store: Store) -> list[str]:
         ("assess_arms", "series, arm, capability, rate, source", "Treatment and control arms"),
         ("assess_tasks", "series, task, share, speedup, source", "Task speed-ups"),
     ):
-        frame = store.frame(f"SELECT {cols} FROM {tbl} ORDER BY ALL LIMIT 200")
-        if not frame.empty:
-            blocks.append(table(list(frame.columns), frame.itertuples(index=False), caption))
+        total = store.count_rows(tbl)
+        if not total:
+            continue
+        frame = store.frame(f"SELECT {cols} FROM {tbl} ORDER BY ALL LIMIT {SHOWN_ROWS}")
+        frame["source"] = [Path(p).name for p in frame["source"]]
+        rows = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+        more = f" (first {SHOWN_ROWS} of {total} rows)" if total > SHOWN_ROWS else ""
+        blocks.append(table(list(frame.columns), rows, caption + more))
     return blocks
 
 

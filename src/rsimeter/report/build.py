@@ -107,7 +107,13 @@ def render_page(
     )
 
 
-def build_page(store: Store, assessment: Assessment | None = None, *, head_extra: str = "") -> str:
+def build_page(
+    store: Store,
+    assessment: Assessment | None = None,
+    *,
+    head_extra: str = "",
+    title: str = "rsimeter report",
+) -> str:
     """The report page for the store: the assessment on top, then the pillar sections."""
     from rsimeter.assess.assessment import assess
 
@@ -115,7 +121,7 @@ def build_page(store: Store, assessment: Assessment | None = None, *, head_extra
         assessment = assess(store)
     sections = pillar_sections(store)
     top = assessment_top(assessment, sections)
-    return render_page(sections, top=top, head_extra=head_extra)
+    return render_page(sections, title, top=top, head_extra=head_extra)
 
 
 def build_report(store: Store, out: Path, *, assessment: Assessment | None = None) -> ReportResult:

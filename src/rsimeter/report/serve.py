@@ -62,7 +62,7 @@ class Dashboard:
         try:
             with Store.open(self.store_path, read_only=True) as store:
                 a = assess(store)
-                self._page = build_page(store, a, head_extra=head)
+                self._page = build_page(store, a, head_extra=head, title="rsimeter dashboard")
                 self._assessment = to_jsonable(a)
             self._note = ""
         except RsimeterError as e:  # a writer holds the store: keep the last page
