@@ -84,13 +84,13 @@ class Assessment:
         if self.alerts:
             table = Table(title="Alerts", title_justify="left")
             for col in ("level", "indicator", "estimate [interval] (n)", "rule"):
-                table.add_column(col)
+                table.add_column(Text(col))
             for a in self.alerts:
                 table.add_row(
-                    a.level,
-                    a.key,
-                    str(a.indicator.estimate),
-                    f"{a.rule.describe()}: {a.rule.reason}",
+                    Text(a.level),
+                    Text(a.key),
+                    Text(str(a.indicator.estimate)),
+                    Text(f"{a.rule.describe()}: {a.rule.reason}"),
                 )
             blocks.append(table)
         else:
@@ -98,9 +98,9 @@ class Assessment:
         if self.indicators:
             table = Table(title="Indicators", title_justify="left")
             for col in ("indicator", "estimate [interval] (n)", "unit"):
-                table.add_column(col)
+                table.add_column(Text(col))
             for i in self.indicators:
-                table.add_row(i.key, str(i.estimate), i.unit)
+                table.add_row(Text(i.key), Text(str(i.estimate)), Text(i.unit))
             blocks.append(table)
         blocks += [Text(f"indicators unavailable: {e}", style="yellow") for e in self.errors]
         return blocks

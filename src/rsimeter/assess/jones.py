@@ -11,7 +11,7 @@ the number of doublings of efficiency each doubling of research input buys.
 r > 1 means efficiency outruns the effort that produces it: if the output is
 itself reinvested as research input (AI doing AI research), growth accelerates.
 This is the quantity Bloom, Jones, Van Reenen & Webb (2020) measure as research
-productivity and that Erdil & Besiroglu (2023) and Davidson et al. (2025)
+productivity and that Erdil & Besiroglu (2023) and Eth & Davidson (2025)
 estimate for software progress in AI.
 
 Estimate. g_A and g_S are the OLS slopes of log2 A and log2 S against time; r̂ is
