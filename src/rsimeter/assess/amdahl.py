@@ -6,8 +6,8 @@ work then goes at
 
     M = 1 / Σ_i (f_i / s_i)
 
-times the old speed (Amdahl 1967, applied to research as by Eth & Davidson 2025
-and Epoch's "AI R&D speed-up" estimates). However fast the accelerated tasks
+times the old speed (Amdahl 1967, applied to research as by Eth & Davidson
+2025). However fast the accelerated tasks
 become, the tasks that are not sped up (s_i ≤ 1) keep the multiplier below
 
     M_max = 1 / Σ_{i: s_i ≤ 1} f_i        (∞ when every task is sped up).
