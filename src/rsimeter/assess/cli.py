@@ -10,7 +10,10 @@ import typer
 from rsimeter.options import DEFAULT_STORE, ConfigOpt, JsonOpt, StoreOpt
 from rsimeter.render import console, err_console, render
 
-app = typer.Typer(help="Assessment: compounding models, the verdict, scenarios, alerts.")
+app = typer.Typer(
+    help="Assess the stored evidence: verdict, scenario, alerts (exit 0 ok, 1 warning, "
+    "2 critical, 3 unknown). Subcommands load series for the compounding models and solve λ."
+)
 
 OutOpt = Annotated[
     Path | None,
