@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from rsimeter.assess.watch import Delivery, check_webhook, parse_duration, watch
 from rsimeter.cli import app
-from rsimeter.errors import RsimeterError
+from rsimeter.errors import InputError, RsimeterError
 from tests.assess.synthetic import ind
 
 
@@ -130,3 +130,32 @@ def test_watch_command_prints_one_json_object_per_run(tmp_path, pillars, fake_so
     assert [len(r["changes"]) for r in runs] == [1, 0]
     assert len(receiver.bodies) == 1
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_webhook_answering_an_error_is_recorded(tmp_path, pillars, fake_sources):
+    bad = Receiver(status=500)
+    try:
+        pillars.set(ind("autonomy.l4_ai_dev_units", 1))
+        delivery = Delivery(webhook=bad.url, say=lambda line: None)
+        list(watch(tmp_path / "e.duckdb", every=1, max_runs=1, delivery=delivery))
+        assert delivery.failures == ["webhook answered HTTP 500"]
+        assert len(bad.bodies) == 1
+    finally:
+        bad.close()
+
+
+def test_a_failed_run_is_reported_and_the_watch_goes_on(tmp_path, pillars, fake_sources):
+    (tmp_path / "e.duckdb").write_text("not a database")
+    lines: list[str] = []
+    delivery = Delivery(say=lines.append)
+    observed = list(
+        watch(tmp_path / "e.duckdb", every=1, max_runs=2, delivery=delivery, sleep=lambda s: None)
+    )
+    assert observed == []
+    assert len(delivery.failures) == 2 and "run failed" in lines[0]
+
+
+def test_a_bad_config_stops_the_watch_at_once(tmp_path, pillars, fake_sources):
+    (tmp_path / "bad.toml").write_text("[observe]\nrepos = 3\n")
+    with pytest.raises(InputError):
+        list(watch(tmp_path / "e.duckdb", every=1, max_runs=3, config_path=tmp_path / "bad.toml"))

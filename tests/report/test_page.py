@@ -105,3 +105,42 @@ def test_dashboard_rebuilds_only_when_the_store_changes(tmp_path, pillars, fake_
     page2, _, stamp2 = board.current()
     assert page1 is page2 and stamp1 == stamp2
     assert Path(tmp_path / "e.duckdb").exists()
+
+
+def test_dashboard_serves_a_busy_note_while_another_process_writes(tmp_path, pillars, fake_sources):
+    import subprocess
+    import sys
+
+    pillars.set(ind("horizon.doubling_days", 300))
+    store_path = tmp_path / "e.duckdb"
+    fill_store(store_path, tmp_path, runs=1)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", str(store_path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        page, data, _ = Dashboard(store_path).current()
+        assert "store is busy" in page and data == {}
+    finally:
+        holder.kill()
+        holder.wait()
+    board = Dashboard(store_path)
+    page, data, _ = board.current()
+    assert 'id="verdict"' in page and data["state"] == "critical"
+
+
+def test_an_unwritable_report_folder_is_one_clear_error(tmp_path, pillars, fake_sources):
+    import subprocess
+    import sys
+
+    (tmp_path / "taken").write_text("a file where the report folder should go")
+    (tmp_path / "only.toml").write_text("[observe]\n")  # no sources: nothing to ingest
+    res = subprocess.run(
+        [sys.executable, "-m", "rsimeter.cli", "observe", "--out", "taken", "--store", "e.duckdb",
+         "--config", "only.toml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "taken: cannot write the report" in res.stderr

@@ -21,6 +21,7 @@ from rsimeter.assess.config import ObserveConfig, assess_config, observe_config
 from rsimeter.assess.indicators import set_growth_parameters
 from rsimeter.assess.sources import SourceOutcome, configured_sources, default_sources
 from rsimeter.config import DEFAULT_CONFIG, load_config, section
+from rsimeter.errors import RsimeterError
 from rsimeter.store import Store
 
 
@@ -183,5 +184,8 @@ def observe(
     run_at = datetime.now(UTC)
     changes = alert_changes(previous_levels(store), assessment.alerts)
     record_run(store, run_at, assessment)
-    report = build_report(store, out, assessment=assessment).path.resolve()
+    try:
+        report = build_report(store, out, assessment=assessment).path.resolve()
+    except OSError as e:
+        raise RsimeterError(f"{out}: cannot write the report: {e.strerror or e}") from e
     return Observation(assessment, report, sources, changes, run_at, used)

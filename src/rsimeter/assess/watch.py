@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rsimeter.assess.observe import Observation, observe
-from rsimeter.errors import RsimeterError
+from rsimeter.errors import InputError, RsimeterError
 from rsimeter.render import to_jsonable
 from rsimeter.store import Store
 
@@ -119,15 +119,27 @@ def watch(
     report_dir: Path | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Observation]:
-    """Run the main job every ``every`` seconds, delivering changes; yields each run."""
+    """Run the main job every ``every`` seconds, delivering changes; yields each run.
+
+    A run that fails with a user-level error (the store held by another writer, an
+    unwritable report folder) is reported through the delivery and the watch goes
+    on; a bad config fails the first run and stops the watch.
+    """
     delivery = delivery or Delivery()
     run = 0
     while max_runs is None or run < max_runs:
         started = time.monotonic()
-        with Store.open(store_path) as store:
-            obs = observe(store, config_path=config_path, report_dir=report_dir)
-        delivery.send(obs)
-        yield obs
+        try:
+            with Store.open(store_path) as store:
+                obs = observe(store, config_path=config_path, report_dir=report_dir)
+        except InputError:
+            raise
+        except RsimeterError as e:
+            delivery.failures.append(str(e))
+            delivery.say(f"warning: run failed: {e}")
+        else:
+            delivery.send(obs)
+            yield obs
         run += 1
         if max_runs is not None and run >= max_runs:
             break
