@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rsimeter.assess.indicators import indicators, set_growth_parameters
+from rsimeter.assess.indicators import growth_parameters, indicators, set_growth_parameters
 from rsimeter.assess.series import load_series
 from rsimeter.errors import InputError
 
@@ -76,28 +76,34 @@ def test_cycles_from_time_and_level_become_gains_and_durations(store, tmp_path):
 
 
 def test_each_kind_yields_its_indicator_with_provenance(store, tmp_path):
-    set_growth_parameters(0.2, 0.5)
-    try:
-        rows = "".join(f"{t},{2 ** (2 * t)},{2**t}\n" for t in range(6))
-        effort = write(tmp_path / "e.csv", "time,efficiency,research_input\n" + rows)
-        load_series(store, effort, "effort")
-        arms = "arm,capability,rate\n" + "".join(
-            f"treatment,{c},{2.718281828 ** (0.1 * c)}\ncontrol,{c},{2.718281828 ** (-0.5 * c)}\n"
-            for c in range(6)
-        )
-        load_series(store, write(tmp_path / "a.csv", arms), "arms")
-        load_series(
-            store, write(tmp_path / "t.csv", "task,share,speedup\nc,1,4\nc,1,4\nm,1,1\n"), "tasks"
-        )
-        found = {i.key: i for i in indicators(store)}
-    finally:
-        set_growth_parameters(None, None)
+    set_growth_parameters(store, 0.2, 0.5)
+    rows = "".join(f"{t},{2 ** (2 * t)},{2**t}\n" for t in range(6))
+    effort = write(tmp_path / "e.csv", "time,efficiency,research_input\n" + rows)
+    load_series(store, effort, "effort")
+    arms = "arm,capability,rate\n" + "".join(
+        f"treatment,{c},{2.718281828 ** (0.1 * c)}\ncontrol,{c},{2.718281828 ** (-0.5 * c)}\n"
+        for c in range(6)
+    )
+    load_series(store, write(tmp_path / "a.csv", arms), "arms")
+    load_series(
+        store, write(tmp_path / "t.csv", "task,share,speedup\nc,1,4\nc,1,4\nm,1,1\n"), "tasks"
+    )
+    found = {i.key: i for i in indicators(store)}
     assert found["assess.jones_r"].estimate.value == pytest.approx(2.0)
     assert found["assess.burtsev_r"].estimate.value == pytest.approx(1.2, rel=1e-6)
     assert found["assess.burtsev_growth_rate"].estimate.value == pytest.approx(0.03575, abs=1e-5)
     assert found["assess.progress_multiplier"].estimate.value == pytest.approx(1.6)
     assert found["assess.progress_multiplier"].evidence["amdahl_bound"] == pytest.approx(2.0)
     assert found["assess.jones_r"].provenance == "assess_effort where series = 'e'"
+
+
+def test_growth_parameters_live_in_the_store_and_bad_ones_are_ignored(store):
+    assert growth_parameters(store) == {}
+    set_growth_parameters(store, 0.3, 1.0)
+    set_growth_parameters(store, None, 2.0)  # incomplete: the stored pair is kept
+    assert growth_parameters(store) == {"alpha": 0.3, "tau": 1.0}
+    store.set_meta("assess.growth_parameters", "{not json")
+    assert growth_parameters(store) == {}
 
 
 def test_second_series_of_a_kind_gets_its_name_in_the_key(store, tmp_path):

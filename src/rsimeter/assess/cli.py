@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rsimeter.options import DEFAULT_STORE, ConfigOpt, JsonOpt, StoreOpt
 from rsimeter.render import console, err_console, render
+
+if TYPE_CHECKING:
+    from rsimeter.assess.alerts import AlertsConfig
+    from rsimeter.assess.config import AssessConfig
 
 app = typer.Typer(
     help="Assess the stored evidence: verdict, scenario, alerts (exit 0 ok, 1 warning, "
@@ -23,17 +27,14 @@ OutOpt = Annotated[
 ]
 
 
-def _load_rules(config: Path | None):  # type: ignore[no-untyped-def]
+def _read_config(config: Path | None) -> tuple[AlertsConfig, AssessConfig]:
     from rsimeter.assess.alerts import alerts_config
     from rsimeter.assess.config import assess_config
-    from rsimeter.assess.indicators import set_growth_parameters
     from rsimeter.config import load_config, section
 
     cfg = load_config(config)
     where = str(config or "rsimeter.toml")
-    params = assess_config(cfg, where)
-    set_growth_parameters(params.alpha, params.tau)
-    return alerts_config(section(cfg, "alerts"), where)
+    return alerts_config(section(cfg, "alerts"), where), assess_config(cfg, where)
 
 
 @app.callback(invoke_without_command=True)
@@ -50,10 +51,12 @@ def assess_cmd(
     if ctx.invoked_subcommand is not None:
         return
     from rsimeter.assess.assessment import assess
+    from rsimeter.assess.indicators import set_growth_parameters
     from rsimeter.store import Store
 
-    rules = _load_rules(config)
+    rules, params = _read_config(config)
     with Store.open(store) as s:
+        set_growth_parameters(s, params.alpha, params.tau)
         result = assess(s, rules)
     render(result, json_)
     raise typer.Exit(result.exit_code)

@@ -4,11 +4,13 @@ One indicator per series and model: ``assess.gain_ratio``,
 ``assess.generation_time_ratio`` (cycles), ``assess.jones_r`` (effort),
 ``assess.burtsev_r`` and ``assess.burtsev_growth_rate`` (arms),
 ``assess.progress_multiplier`` (tasks). A series other than the first of its
-kind gets its name appended (``assess.jones_r.software``).
+kind gets its name appended (``assess.jones_r.software``). λ needs α and τ,
+kept in the store's meta table by ``set_growth_parameters``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -22,15 +24,28 @@ from rsimeter.estimate import Estimate
 from rsimeter.indicators import Indicator
 from rsimeter.store import Store
 
-# Feedback parameters for λ (α = vσ, τ); set from [assess] in rsimeter.toml.
-_PARAMS: dict[str, float] = {}
+META_KEY = "assess.growth_parameters"
 
 
-def set_growth_parameters(alpha: float | None, tau: float | None) -> None:
-    """α and τ used to turn R̂ into a growth rate λ (None leaves λ out)."""
-    _PARAMS.clear()
+def set_growth_parameters(store: Store, alpha: float | None, tau: float | None) -> None:
+    """Keep α and τ (from ``[assess]``) with the evidence, so every view computes one λ.
+
+    Both must be given to be stored; otherwise what the store holds is kept.
+    """
     if alpha is not None and tau is not None:
-        _PARAMS.update(alpha=alpha, tau=tau)
+        store.set_meta(META_KEY, json.dumps({"alpha": float(alpha), "tau": float(tau)}))
+
+
+def growth_parameters(store: Store) -> dict[str, float]:
+    """The stored α and τ, or an empty dict (then λ is left out)."""
+    raw = store.get_meta(META_KEY)
+    if not raw:
+        return {}
+    try:
+        params = json.loads(raw)
+        return {"alpha": float(params["alpha"]), "tau": float(params["tau"])}
+    except (ValueError, KeyError, TypeError):
+        return {}
 
 
 def _key(base: str, series: str, first: str) -> str:
@@ -99,13 +114,14 @@ def _effort(store: Store) -> list[Indicator]:
 
 def _arms(store: Store) -> list[Indicator]:
     out = []
+    growth = growth_parameters(store)
     for name, first, rows in _by_series(store, "assess_arms", "arm, point"):
         t, c = rows[rows["arm"] == "treatment"], rows[rows["arm"] == "control"]
         fit = fit_burtsev(
             (t["capability"], t["rate"]),
             (c["capability"], c["rate"]),
-            alpha=_PARAMS.get("alpha"),
-            tau=_PARAMS.get("tau"),
+            alpha=growth.get("alpha"),
+            tau=growth.get("tau"),
         )
         extra = {
             "slope_treatment": fit.slope_treatment,
@@ -119,7 +135,7 @@ def _arms(store: Store) -> list[Indicator]:
         if math.isfinite(fit.growth_rate.value):
             key = _key("assess.burtsev_growth_rate", name, first)
             label = f"Growth rate λ ({name})"
-            params = {**extra, **_PARAMS}
+            params = {**extra, **growth}
             out.append(
                 _ind(key, label, fit.growth_rate, "assess_arms", name, params, "per time unit")
             )

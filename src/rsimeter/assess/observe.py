@@ -172,7 +172,7 @@ def observe(
     obs = observe_config(cfg, str(path))
     params = assess_config(cfg, str(path))
     rules = alerts_config(section(cfg, "alerts"), str(path))
-    set_growth_parameters(params.alpha, params.tau)
+    set_growth_parameters(store, params.alpha, params.tau)
     if obs is None:
         sources = default_sources(store, cwd)
         out = report_dir or cwd / "rsimeter-report"
