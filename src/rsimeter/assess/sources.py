@@ -1,0 +1,123 @@
+"""The one place the main job calls the pillars' ingestion functions.
+
+Each call is guarded: a function this build lacks is reported as ``missing``, a
+source that fails is reported as ``failed`` with its message, and the job goes
+on with the other sources, so one bad source never loses the others' evidence.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rsimeter.errors import RsimeterError
+from rsimeter.store import Store
+
+# (module, function names) of each pillar's entry point, named here once; the
+# first name the module has is called.
+Entry = tuple[str, tuple[str, ...]]
+CODE_DEFAULT: Entry = ("rsimeter.code.ingest", ("mine_default",))
+CODE_REPOS: Entry = ("rsimeter.code.ingest", ("mine_repos",))
+HORIZON_DEFAULT: Entry = ("rsimeter.horizon.ingest", ("ingest_default",))
+HORIZON_FILES: Entry = ("rsimeter.horizon.ingest", ("ingest_files", "ingest_paths"))
+LOOP_DEFAULT: Entry = ("rsimeter.loop.harness", ("run_default_experiment",))
+LOOP_CONFIGURED: Entry = ("rsimeter.loop.harness", ("run_configured",))
+AUTONOMY_DEFAULT: Entry = ("rsimeter.autonomy.ingest", ("ingest_default",))
+AUTONOMY_PATHS: Entry = ("rsimeter.autonomy.ingest", ("ingest_paths",))
+SERIES: Entry = ("rsimeter.assess.series", ("load_series",))
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """What happened to one source: ok, missing (not in this build), skipped or failed."""
+
+    source: str
+    status: str
+    message: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "status": self.status,
+            "message": self.message,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def resolve(entry: Entry) -> Callable[..., Any] | None:
+    """The pillar function, or None when this build does not have it."""
+    module_name, names = entry
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name):
+            return None
+        raise
+    for name in names:
+        func = getattr(module, name, None)
+        if callable(func):
+            return func
+    return None
+
+
+def call(source: str, entry: Entry, *args: Any) -> SourceOutcome:
+    """Run one ingestion function, turning every outcome into a SourceOutcome."""
+    start = time.perf_counter()
+    try:
+        func = resolve(entry)
+    except Exception as e:
+        return SourceOutcome(source, "failed", f"cannot import {entry[0]}: {e}")
+    if func is None:
+        wanted = " or ".join(f"{entry[0]}.{n}" for n in entry[1])
+        return SourceOutcome(source, "missing", f"{wanted} is not in this build")
+    try:
+        result = func(*args)
+    except RsimeterError as e:
+        return SourceOutcome(source, "failed", str(e), time.perf_counter() - start)
+    except Exception as e:  # a failing source must not stop the others
+        msg = f"{type(e).__name__}: {e}"
+        return SourceOutcome(source, "failed", msg, time.perf_counter() - start)
+    if result is None:  # the pillar found nothing to do (not a repository, no paths)
+        return SourceOutcome(source, "skipped", "nothing to ingest", time.perf_counter() - start)
+    return SourceOutcome(source, "ok", _describe(result), time.perf_counter() - start)
+
+
+def _describe(result: Any) -> str:
+    if hasattr(result, "summary") and callable(result.summary):
+        return str(result.summary()).splitlines()[0][:300]
+    return str(result).splitlines()[0][:300] if str(result) else ""
+
+
+def default_sources(store: Store, cwd: Path) -> list[SourceOutcome]:
+    """The embedded default: Epoch data, the repository here if any, a short loop run."""
+    out = [call("horizon: bundled Epoch data", HORIZON_DEFAULT, store)]
+    out.append(call(f"code: repository at {cwd}", CODE_DEFAULT, store, cwd))
+    out.append(call("loop: built-in CPU experiment", LOOP_DEFAULT, store))
+    return out
+
+
+def configured_sources(store: Store, cfg: Any) -> list[SourceOutcome]:
+    """The sources an ``[observe]`` table lists (see rsimeter.assess.config)."""
+    out: list[SourceOutcome] = []
+    if cfg.epoch:
+        out.append(call("horizon: bundled Epoch data", HORIZON_DEFAULT, store))
+    if cfg.repos:
+        label = f"code: {len(cfg.repos)} repositories"
+        out.append(call(label, CODE_REPOS, store, [Path(p) for p in cfg.repos]))
+    if cfg.run_files:
+        label = f"horizon: {len(cfg.run_files)} run files"
+        out.append(call(label, HORIZON_FILES, store, [Path(p) for p in cfg.run_files]))
+    if cfg.transcripts:
+        label = f"autonomy: {len(cfg.transcripts)} transcript folders"
+        out.append(call(label, AUTONOMY_PATHS, store, [Path(p) for p in cfg.transcripts]))
+    for i, experiment in enumerate(cfg.experiments):
+        out.append(call(f"loop: experiment {i + 1}", LOOP_CONFIGURED, store, experiment))
+    for s in cfg.series:
+        label = f"assess: {s.kind} series {s.path}"
+        out.append(call(label, SERIES, store, s.path, s.kind, s.name))
+    return out
