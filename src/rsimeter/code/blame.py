@@ -171,6 +171,8 @@ def _summary(rows: pd.DataFrame, files: int, rev: str) -> dict[str, Any]:
         "ai_lines": int(lines[ai].sum()),
         "commits": len(rows),
         "unmined_commit_lines": int(lines[unknown].sum()),
-        "ai_line_share": share_of_lines(np.where(ai, lines, 0.0), lines, seed=7).to_dict(),
+        "ai_line_share": share_of_lines(
+            np.where(ai, lines, 0.0), lines, seed=7, unit="commits"
+        ).to_dict(),
         "by_tool": {str(k): int(v) for k, v in tools.items()},
     }

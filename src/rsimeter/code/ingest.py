@@ -357,7 +357,19 @@ def mine(
                 if progress:
                     progress(job.spec.repo_id, hp.commits)
             _finish(store, job, writer, hp.merged_by, hp.errors, hp.non_utf8, result)
+    result.repos.sort(key=lambda r: _input_position(r.source, sources))
     return result
+
+
+def _input_position(shown: str, sources: Sequence[str]) -> int:
+    """Where a repository (as shown: credentials stripped, paths resolved) was given."""
+    for i, s in enumerate(sources):
+        if is_url(s) and not Path(s).exists():
+            if strip_credentials(s) == shown:
+                return i
+        elif s == shown or Path(s).resolve() == Path(shown):
+            return i
+    return len(sources)
 
 
 def _prepare(

@@ -99,14 +99,16 @@ def ratio_bootstrap(
     return out
 
 
-def share_of_lines(ai_lines: np.ndarray, lines: np.ndarray, *, seed: int = 0) -> Estimate:
-    """Share of lines added by AI-signed changes, bootstrap over changes."""
+def share_of_lines(
+    ai_lines: np.ndarray, lines: np.ndarray, *, seed: int = 0, unit: str = "changes"
+) -> Estimate:
+    """Share of lines from AI-signed commits; percentile bootstrap over the rows (commits)."""
     total = float(lines.sum())
     if total <= 0:
         return Estimate.missing("no lines added", n=len(lines))
     value = float(ai_lines.sum()) / total
     reps = ratio_bootstrap(ai_lines.astype(float), lines.astype(float), seed=seed)
-    return percentile_interval(value, reps, n=len(lines), method="bootstrap over changes")
+    return percentile_interval(value, reps, n=len(lines), method=f"bootstrap over {unit}")
 
 
 def _seed(*parts: str) -> int:
