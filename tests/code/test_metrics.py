@@ -201,3 +201,16 @@ def test_empty_store_gives_empty_stats(store: Store) -> None:
     s = compute_stats(store).to_dict()
     assert (s["changes"], s["periods"], s["tools"], s["inflections"]) == (0, [], [], [])
     assert not math.isnan(0.0)
+
+
+def test_pooled_stats_count_a_commit_shared_by_two_repositories_once(tmp_path) -> None:
+    from tests.code.conftest import build_truth
+
+    a = build_truth(tmp_path / "upstream").path
+    fork = tmp_path / "fork"
+    git(tmp_path, "clone", "-q", str(a), str(fork))
+    with Store.open(tmp_path / "e.duckdb") as s:
+        mine(s, [str(a), str(fork)])
+        st = compute_stats(s).to_dict()
+    assert st["changes"] == 12
+    assert st["repos"]["upstream"]["changes"] == st["repos"]["fork"]["changes"] == 12

@@ -490,7 +490,8 @@ def compute_stats(
     period_bounds(baseline)  # validate before any work
     period_labels(pd.Series([], dtype="datetime64[ns]"), period)
     df = load_changes(store, since=since, repos=repos)
-    pooled = summarise(df, period, baseline, ai_dev_only)
+    # A commit present in several repositories (forks, mirrors) counts once when pooled.
+    pooled = summarise(df.drop_duplicates("sha"), period, baseline, ai_dev_only)
     per_repo = {
         str(rid): summarise(g, period, baseline, ai_dev_only)
         for rid, g in df.groupby("repo_id", sort=True)
