@@ -214,3 +214,10 @@ def test_pooled_stats_count_a_commit_shared_by_two_repositories_once(tmp_path) -
         st = compute_stats(s).to_dict()
     assert st["changes"] == 12
     assert st["repos"]["upstream"]["changes"] == st["repos"]["fork"]["changes"] == 12
+
+
+def test_blame_of_a_bad_range_is_reported_not_raised(store: Store, truth: Truth) -> None:
+    mine(store, [str(truth.path)])
+    b = blame_share(store, rev_range="nosuchrev..HEAD")
+    assert b["lines"] == 0 and b["repos"] == {}
+    assert b["problems"]["by_kind"] == {"blame": 1}

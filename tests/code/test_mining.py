@@ -257,3 +257,11 @@ def test_rewritten_history_is_mined_again(store: Store, tmp_path: Path) -> None:
     res = mine(store, [str(repo)])
     assert res.problems.count("rewritten") == 1
     assert res.repos[0].total_commits == 2
+
+
+def test_branch_option_mines_that_branch(store: Store, truth: Truth) -> None:
+    res = mine(store, [str(truth.path)], branch="feature")
+    assert res.repos[0].total_commits == 8  # c1-c6 then f1, f2
+    assert store.frame("SELECT branch FROM code_repos")["branch"].tolist() == ["feature"]
+    bad = mine(store, [str(truth.path)], branch="nope")
+    assert bad.repos[0].status == "failed" and "branch 'nope' not found" in bad.repos[0].message

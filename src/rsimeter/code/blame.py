@@ -141,6 +141,7 @@ def blame_share(
         "scope": scope,
         **_summary(all_rows, sum(r["files"] for r in per_repo.values()), rev_range or "tip"),
         "repos": per_repo,
+        "problems": problems.to_dict(),
     }
 
 
