@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,8 @@ import pandas as pd
 
 from rsimeter.code.classify import load_classifier
 from rsimeter.code.git import DEFAULT_TIMEOUT, GitError, safe_git
-from rsimeter.code.history import Batch, HistoryPass, PassSpec
+from rsimeter.code.history import Batch, HistoryPass, PassSpec, empty_batch
+from rsimeter.code.signatures import load_signatures
 from rsimeter.errors import Problems, RsimeterError
 from rsimeter.parallel import parallel_map
 from rsimeter.store import Store
@@ -130,9 +132,7 @@ def mirror(url: str, cache: Path, timeout: float = CLONE_TIMEOUT) -> Path:
     else:
         cache.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".partial")
-        if tmp.exists():
-            import shutil
-
+        if tmp.exists():  # left by an interrupted clone
             shutil.rmtree(tmp)
         safe_git(
             ["clone", "--mirror", "--quiet", "--no-local", "--", url, str(tmp)],
@@ -226,13 +226,10 @@ class _Mined:
 def _mine_remote(job: _Job) -> _Mined:
     """Run one repository's pass in a worker; rows come back whole (raw identities)."""
     hp = HistoryPass(_pass_spec(job))
-    batches = list(hp.batches())
-    commits = pd.concat([b.commits for b in batches], ignore_index=True) if batches else None
-    files = pd.concat([b.files for b in batches], ignore_index=True) if batches else None
-    empty = Batch(pd.DataFrame(), pd.DataFrame())
+    batches = list(hp.batches()) or [empty_batch()]
     return _Mined(
-        commits if commits is not None else empty.commits,
-        files if files is not None else empty.files,
+        pd.concat([b.commits for b in batches], ignore_index=True),
+        pd.concat([b.files for b in batches], ignore_index=True),
         hp.merged_by,
         hp.errors,
         hp.non_utf8,
@@ -307,8 +304,6 @@ def mine(
     cache = store.folder / "repos"
     sigs, rules = signatures or {}, paths or {}
     classifier = load_classifier(rules)  # validates [code.paths] before any work
-    from rsimeter.code.signatures import load_signatures
-
     load_signatures(sigs)  # validates [code.signatures]
     jobs: list[_Job] = []
     ids: dict[int, str] = {}
