@@ -18,6 +18,7 @@ import pandas as pd
 
 from rsimeter.code.attribution import AI_SIGNED
 from rsimeter.code.classify import load_classifier
+from rsimeter.code.content import content_categories
 from rsimeter.code.git import GitError, safe_git, stream_git
 from rsimeter.code.metrics import share_of_lines
 from rsimeter.errors import Problems, RsimeterError
@@ -114,11 +115,12 @@ def blame_share(
         rev = rev_range or tip
         try:
             tip_rev = rev.split("..", 1)[1] if rev_range else rev
-            files = [
-                f
-                for f in text_files(git_dir, tip_rev)
-                if all_files or clf.is_ai_dev(clf.category(f))
-            ]
+            files = text_files(git_dir, tip_rev)
+            if not all_files:
+                cats = {f: clf.category(f) for f in files}
+                others = [f for f, c in cats.items() if c == "other"]
+                cats.update(content_categories(git_dir, tip_rev, clf, others))
+                files = [f for f in files if clf.is_ai_dev(cats[f])]
             counts: Counter[str] = Counter()
             boundary: set[str] = set()
             for f in files:

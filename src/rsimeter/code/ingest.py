@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from rsimeter.code.classify import load_classifier
+from rsimeter.code.content import content_categories
 from rsimeter.code.git import DEFAULT_TIMEOUT, GitError, safe_git
 from rsimeter.code.history import Batch, HistoryPass, PassSpec, empty_batch
 from rsimeter.code.signatures import load_signatures
@@ -382,7 +383,7 @@ def _prepare(
     tip = row["tip"].iloc[0]
     tip = None if pd.isna(tip) else str(tip)
     if row["rules"].iloc[0] != rules:
-        reclassify(store, spec.repo_id, rules, paths)
+        reclassify(store, spec.repo_id, paths, git_dir=spec.git_dir, tip=tip)
     if tip is not None and tip != spec.tip:
         anc = safe_git(
             ["merge-base", "--is-ancestor", "--end-of-options", tip, spec.tip],
@@ -405,35 +406,61 @@ def _prepare(
     return tip
 
 
-def reclassify(store: Store, repo_id: str, rules: str, paths: dict[str, Any] | None = None) -> None:
-    """Re-apply path rules to stored files (after ``[code.paths]`` changed)."""
+def reclassify(
+    store: Store,
+    repo_id: str,
+    paths: dict[str, Any] | None = None,
+    *,
+    git_dir: str | None = None,
+    tip: str | None = None,
+) -> int:
+    """Re-apply path rules, then content rules at tip, to the stored files of a repository.
+
+    Runs after ``[code.paths]`` changed and after every complete pass (new files may
+    match a content rule). Returns how many paths changed category.
+    """
     clf = load_classifier(paths)
-    paths_df = store.frame("SELECT DISTINCT path FROM code_files WHERE repo_id = ?", [repo_id])
-    cats = pd.DataFrame({"path": paths_df["path"]})
+    known = store.frame(
+        "SELECT path, any_value(category) AS old FROM code_files WHERE repo_id = ? GROUP BY path",
+        [repo_id],
+    )
+    cats = pd.DataFrame({"path": known["path"]})
     cats["category"] = [clf.category(p) for p in cats["path"]]
-    cats["ai_dev"] = [clf.is_ai_dev(c) for c in cats["category"]]
+    if git_dir and tip and clf.content:
+        others = cats.loc[cats["category"] == "other", "path"]
+        found = content_categories(git_dir, tip, clf, others)
+        if found:
+            cats["category"] = [
+                found.get(p, c) for p, c in zip(cats["path"], cats["category"], strict=True)
+            ]
+    changed = cats[cats["category"].to_numpy() != known["old"].to_numpy()].copy()
+    changed["ai_dev"] = [clf.is_ai_dev(c) for c in changed["category"]]
     with store.transaction() as con:
-        con.register("_cats", cats)
+        if not changed.empty:
+            con.register("_cats", changed)
+            con.execute(
+                "UPDATE code_files f SET category = c.category, ai_dev = c.ai_dev FROM _cats c "
+                "WHERE f.repo_id = ? AND f.path = c.path",
+                [repo_id],
+            )
+            con.unregister("_cats")
+            con.execute(
+                """
+                UPDATE code_commits c SET ai_dev_files = coalesce(s.n, 0),
+                       ai_dev_lines_added = coalesce(s.a, 0)
+                FROM (SELECT c2.sha, count(f.sha) FILTER (WHERE f.ai_dev) AS n,
+                             coalesce(sum(f.lines_added) FILTER (WHERE f.ai_dev), 0) AS a
+                      FROM code_commits c2 LEFT JOIN code_files f
+                        ON f.repo_id = c2.repo_id AND f.sha = c2.sha
+                      WHERE c2.repo_id = ? GROUP BY c2.sha) s
+                WHERE c.repo_id = ? AND c.sha = s.sha
+                """,
+                [repo_id, repo_id],
+            )
         con.execute(
-            "UPDATE code_files f SET category = c.category, ai_dev = c.ai_dev FROM _cats c "
-            "WHERE f.repo_id = ? AND f.path = c.path",
-            [repo_id],
+            "UPDATE code_repos SET rules = ? WHERE repo_id = ?", [clf.fingerprint(), repo_id]
         )
-        con.unregister("_cats")
-        con.execute(
-            """
-            UPDATE code_commits c SET ai_dev_files = coalesce(s.n, 0),
-                   ai_dev_lines_added = coalesce(s.a, 0)
-            FROM (SELECT c2.sha, count(f.sha) FILTER (WHERE f.ai_dev) AS n,
-                         coalesce(sum(f.lines_added) FILTER (WHERE f.ai_dev), 0) AS a
-                  FROM code_commits c2 LEFT JOIN code_files f
-                    ON f.repo_id = c2.repo_id AND f.sha = c2.sha
-                  WHERE c2.repo_id = ? GROUP BY c2.sha) s
-            WHERE c.repo_id = ? AND c.sha = s.sha
-            """,
-            [repo_id, repo_id],
-        )
-        con.execute("UPDATE code_repos SET rules = ? WHERE repo_id = ?", [rules, repo_id])
+    return len(changed)
 
 
 def _finish(
@@ -479,6 +506,8 @@ def _finish(
                     rid,
                 ],
             )
+    if not errors:  # content rules look at the tip just mined
+        reclassify(store, rid, job.paths, git_dir=spec.git_dir, tip=spec.tip)
     for err in errors:
         result.problems.add(spec.source, None, err, "unreadable")
     if non_utf8:
