@@ -79,3 +79,10 @@ def test_git_that_hangs_is_killed_at_the_timeout(tmp_path: Path) -> None:
     with pytest.raises(GitError, match="timed out"):
         safe_git(slow, repo, timeout=0.5)
     assert time.perf_counter() - t0 < 10
+
+
+def test_credentials_in_a_failing_url_are_never_shown(store: Store, tmp_path: Path) -> None:
+    url = f"file://user:s3cret@{tmp_path}/missing.git"
+    res = mine(store, [url])
+    assert res.repos[0].status == "failed"
+    assert "s3cret" not in str(res.to_dict())

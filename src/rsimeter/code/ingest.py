@@ -307,14 +307,14 @@ def mine(
     classifier = load_classifier(rules)  # validates [code.paths] before any work
     load_signatures(sigs)  # validates [code.signatures]
     jobs: list[_Job] = []
-    ids: dict[int, str] = {}
     for source in sources:
         try:
             spec = resolve(source, cache, branch)
         except RsimeterError as e:
             shown = strip_credentials(source) if is_url(source) else source
-            result.problems.add(shown, None, str(e).removeprefix(f"{shown}: "), "repository")
-            result.repos.append(RepoOutcome(_name_of(shown), shown, "failed", message=str(e)))
+            text = _scrub(str(e).replace(source, shown))
+            result.problems.add(shown, None, text.removeprefix(f"{shown}: "), "repository")
+            result.repos.append(RepoOutcome(_name_of(shown), shown, "failed", message=text))
             continue
         rid = _repo_id(store, spec)
         spec = RepoSpec(rid, spec.source, spec.git_dir, spec.tip, spec.branch, spec.shallow)
@@ -330,7 +330,6 @@ def mine(
             total = _count(store, rid)
             result.repos.append(RepoOutcome(rid, spec.source, "up to date", 0, total))
             continue
-        ids[len(jobs)] = rid
         jobs.append(_Job(spec, since, sigs, rules, timeout))
 
     if dask_address:
@@ -348,13 +347,21 @@ def mine(
         for job in jobs:
             writer = _Writer(store, job.spec.repo_id, show_identities)
             hp = HistoryPass(_pass_spec(job))
-            for batch in hp.batches():
-                writer.write(batch)
-                if progress:
-                    progress(job.spec.repo_id, hp.commits)
+            try:
+                for batch in hp.batches():
+                    writer.write(batch)
+                    if progress:
+                        progress(job.spec.repo_id, hp.commits)
+            except RsimeterError as e:  # what was written stays; the next run resumes
+                hp.errors.append(str(e))
             _finish(store, job, writer, hp.merged_by, hp.errors, hp.non_utf8, result)
     result.repos.sort(key=lambda r: _input_position(r.source, sources))
     return result
+
+
+def _scrub(text: str) -> str:
+    """Remove any user:password@ part of URLs inside a message."""
+    return re.sub(r"(//)[^/@\s]+@", r"\1", text)
 
 
 def _input_position(shown: str, sources: Sequence[str]) -> int:
