@@ -221,3 +221,36 @@ def test_blame_of_a_bad_range_is_reported_not_raised(store: Store, truth: Truth)
     b = blame_share(store, rev_range="nosuchrev..HEAD")
     assert b["lines"] == 0 and b["repos"] == {}
     assert b["problems"]["by_kind"] == {"blame": 1}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_history_shares_match_a_direct_count(tmp_path, seed: int) -> None:
+    import random
+
+    from tests.code.conftest import ts
+    from tests.code.gitrepo import RepoBuilder, lines
+
+    rng = random.Random(seed)
+    b = RepoBuilder()
+    truth: dict[str, list[int]] = {}  # month -> [changes, ai, lines, ai lines]
+    day = 0
+    for i in range(60):
+        day += rng.randint(1, 9)
+        when = ts("2024-01-01") + day * 86400
+        month = pd.Timestamp(when, unit="s").strftime("%Y-%m")
+        ai = rng.random() < 0.4
+        n = rng.randint(0, 25)
+        msg = f"c{i}\n\nCo-authored-by: Claude <noreply@anthropic.com>" if ai else f"c{i}"
+        b.commit(msg, files={f"f{i}.py": lines(n)} if n else {f"f{i}.bin": b"\x00\x01"}, when=when)
+        t = truth.setdefault(month, [0, 0, 0, 0])
+        t[0] += 1
+        t[1] += ai
+        t[2] += n
+        t[3] += n if ai else 0
+    with Store.open(tmp_path / "e.duckdb") as s:
+        mine(s, [str(b.build(tmp_path / "rand"))])
+        got = {
+            p["period"]: [p["changes"], p["ai_changes"], p["lines_added"], p["ai_lines_added"]]
+            for p in compute_stats(s, period="month").to_dict()["periods"]
+        }
+    assert got == truth
