@@ -254,3 +254,13 @@ def test_random_history_shares_match_a_direct_count(tmp_path, seed: int) -> None
             for p in compute_stats(s, period="month").to_dict()["periods"]
         }
     assert got == truth
+
+
+def test_agent_authored_lines_are_credited_to_a_human_committer() -> None:
+    df = _frame([("a", "2024-01-01", 10, False), ("agent", "2024-01-02", 20, True)])
+    df.loc[1, "committer"] = "a"
+    df.loc[1, "committer_is_bot"] = False
+    pe = per_engineer(df, "quarter", "2024")
+    (row,) = pe["periods"]
+    assert (row["engineers"], row["days"]) == (1, 2)
+    assert row["median"]["value"] == pytest.approx(15.0)  # (10 + 20) / 2 days, all to "a"
