@@ -8,8 +8,11 @@ commits. The interval is a bootstrap over commits, since lines cluster by commit
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,7 @@ from rsimeter.errors import Problems, RsimeterError
 from rsimeter.store import Store
 
 _HEADER = re.compile(rb"^([0-9a-f]{40,64}) \d+ \d+ (\d+)$")
+_WORKERS = min(4, os.cpu_count() or 1)
 _RANGE = re.compile(r"^[^\s.:~^-][^\s:]*\.\.[^\s:]+$")
 
 
@@ -123,10 +127,11 @@ def blame_share(
                 files = [f for f in files if clf.is_ai_dev(cats[f])]
             counts: Counter[str] = Counter()
             boundary: set[str] = set()
-            for f in files:
-                fb = blame_file(git_dir, rev, f)
-                counts.update(fb.lines)
-                boundary |= fb.boundary
+            # git does the work in its own processes: a few threads keep several busy.
+            with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+                for fb in pool.map(partial(blame_file, git_dir, rev), files):
+                    counts.update(fb.lines)
+                    boundary |= fb.boundary
         except RsimeterError as e:
             problems.add(str(rid), None, f"blame failed: {e}", "blame")
             continue
