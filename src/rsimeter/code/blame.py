@@ -12,8 +12,8 @@ import os
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
