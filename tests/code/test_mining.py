@@ -13,15 +13,6 @@ from tests.code.conftest import ALICE, Truth, build_truth, ts
 from tests.code.gitrepo import RepoBuilder, git, lines
 
 
-def _commits(store: Store) -> dict[str, dict]:
-    df = store.frame("SELECT * FROM code_commits")
-    return {r["sha"]: r for r in df.to_dict("records")}
-
-
-def _sha(repo: Path, mark_ref: str) -> str:
-    return git(repo, "rev-parse", mark_ref).strip()
-
-
 def test_truth_repo_attribution_and_flags_are_exact(store: Store, truth: Truth) -> None:
     result = mine(store, [str(truth.path)])
     assert [r.status for r in result.repos] == ["mined"]
