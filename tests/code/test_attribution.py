@@ -176,3 +176,22 @@ def test_bad_user_signature_is_a_clear_config_error(entry: dict, message: str) -
     with pytest.raises(InputError, match=message) as info:
         load_signatures({"mine": entry})
     assert "rsimeter.toml" in str(info.value) and "mine" in str(info.value)
+
+
+def test_assisted_by_model_via_tool() -> None:
+    got = attribute(
+        REG, HUMAN_EMAIL, HUMAN_EMAIL, "Fix\n\nAssisted-by: Claude Sonnet 4.5 via Crush\n"
+    )
+    assert (got.cls, got.tool) == (AI_COAUTHORED, "crush")
+    mail = "Fix\n\nAssisted-by: Claude Sonnet 4.5 via Crush <crush@charm.land>\n"
+    assert attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, mail).tool == "crush"
+
+
+def test_claude_code_web_session_link_counts() -> None:
+    msg = "Fix\n\nhttps://claude.ai/code/session_01ABCdef\n"
+    assert attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, msg).tool == "claude-code"
+
+
+def test_assisted_by_via_an_unknown_word_is_not_ai() -> None:
+    msg = "Fix\n\nAssisted-by: the team via email\n"
+    assert attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, msg).cls == HUMAN

@@ -23,7 +23,8 @@ AI_SIGNED = (AGENT_AUTHORED, AI_COAUTHORED)
 _COAUTHOR = re.compile(r"co-authored-by:[ \t]*[^<\n\r]{0,200}?[ \t]*<([^<>\s]{1,320})>")
 _ASSISTED = re.compile(
     r"assisted-by:[ \t]*(?:([^<>\n\r:]{1,60}?)[ \t]*<([^<>\s]{1,320})>|"
-    r"([A-Za-z0-9_. \-]{1,60}?):([^\s,;]{1,100}))",
+    r"([A-Za-z0-9_. \-]{1,60}?):([^\s,;]{1,100})|"
+    r"[^<>\n\r:]{1,80}?[ \t]via[ \t]+([A-Za-z0-9_.\-]{1,40}))",
     re.I,
 )
 _MAX_EVIDENCE = 200
@@ -90,6 +91,11 @@ def attribute(
                 tool = registry.tool_of_email(m4.group(2))
                 if tool is None or registry.kind(tool) != "agent":
                     continue
+            elif m4.group(5) is not None:  # "Assisted-by: MODEL via TOOL", known tools only
+                found = registry.aliases.get(m4.group(5).strip().lower())
+                if found is None:
+                    continue
+                tool = found
             else:
                 agent = m4.group(3).strip().lower()
                 tool = registry.aliases.get(agent) or f"assisted-by:{agent}"
