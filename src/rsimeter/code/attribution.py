@@ -92,10 +92,10 @@ def attribute(
                 if tool is None or registry.kind(tool) != "agent":
                     continue
             elif m4.group(5) is not None:  # "Assisted-by: MODEL via TOOL", known tools only
-                found = registry.aliases.get(m4.group(5).strip().lower())
-                if found is None:
+                via = registry.aliases.get(m4.group(5).strip().lower())
+                if via is None:
                     continue
-                tool = found
+                tool = via
             else:
                 agent = m4.group(3).strip().lower()
                 tool = registry.aliases.get(agent) or f"assisted-by:{agent}"
