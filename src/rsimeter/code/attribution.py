@@ -27,6 +27,7 @@ _ASSISTED = re.compile(
     r"[^<>\n\r:]{1,80}?[ \t]via[ \t]+([A-Za-z0-9_.\-]{1,40}))",
     re.I,
 )
+_GENERATED = re.compile(r"generated-by:[ \t]*([A-Za-z0-9_.\- ]{1,60})")
 _MAX_EVIDENCE = 200
 
 
@@ -100,6 +101,12 @@ def attribute(
                 agent = m4.group(3).strip().lower()
                 tool = registry.aliases.get(agent) or f"assisted-by:{agent}"
             return Attribution(AI_COAUTHORED, tool, _clip(m4.group(0)))
+    if "generated-by" in lower:  # "Generated-by: TOOL" (ASF convention), known tools only
+        for m5 in _GENERATED.finditer(lower):
+            name = m5.group(1).strip()
+            tool = registry.aliases.get(name) or registry.aliases.get(name.split(" ")[0])
+            if tool is not None and registry.kind(tool) == "agent":
+                return Attribution(AI_COAUTHORED, tool, _clip(_line_of(message, lower, m5.start())))
     subject = lower.split("\n", 1)[0].lstrip()
     for prefix, tool in registry.prefixes:
         if subject.startswith(prefix) and registry.kind(tool) == "agent":
