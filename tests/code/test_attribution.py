@@ -176,3 +176,39 @@ def test_bad_user_signature_is_a_clear_config_error(entry: dict, message: str) -
     with pytest.raises(InputError, match=message) as info:
         load_signatures({"mine": entry})
     assert "rsimeter.toml" in str(info.value) and "mine" in str(info.value)
+
+
+def test_assisted_by_model_via_tool() -> None:
+    got = attribute(
+        REG, HUMAN_EMAIL, HUMAN_EMAIL, "Fix\n\nAssisted-by: Claude Sonnet 4.5 via Crush\n"
+    )
+    assert (got.cls, got.tool) == (AI_COAUTHORED, "crush")
+    mail = "Fix\n\nAssisted-by: Claude Sonnet 4.5 via Crush <crush@charm.land>\n"
+    assert attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, mail).tool == "crush"
+
+
+def test_claude_code_web_session_link_counts() -> None:
+    msg = "Fix\n\nhttps://claude.ai/code/session_01ABCdef\n"
+    assert attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, msg).tool == "claude-code"
+
+
+def test_assisted_by_via_an_unknown_word_is_not_ai() -> None:
+    msg = "Fix\n\nAssisted-by: the team via email\n"
+    assert attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, msg).cls == HUMAN
+
+
+def test_generated_by_trailer_names_known_tools_only() -> None:
+    got = attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, "Fix\n\nGenerated-by: Claude Code\n")
+    assert (got.cls, got.tool, got.evidence) == (
+        AI_COAUTHORED,
+        "claude-code",
+        "Generated-by: Claude Code",
+    )
+    assert attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, "x\n\nGenerated-by: protoc 3.2\n").cls == HUMAN
+
+
+def test_copilot_ids_separate_the_agent_from_the_editor() -> None:
+    agent = "x\n\nCo-authored-by: Copilot <198982749+Copilot@users.noreply.github.com>"
+    other = "x\n\nCo-authored-by: Copilot <223556219+Copilot@users.noreply.github.com>"
+    assert attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, agent).tool == "copilot-agent"
+    assert attribute(REG, HUMAN_EMAIL, HUMAN_EMAIL, other).tool == "copilot-editor"

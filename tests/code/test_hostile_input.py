@@ -61,3 +61,28 @@ def test_numstat_parser_never_fails_on_arbitrary_bytes(data: bytes) -> None:
         assert isinstance(path, str)
         assert added is None or added >= 0
         assert deleted is None or deleted >= 0
+
+
+def test_git_that_hangs_is_killed_at_the_timeout(tmp_path: Path) -> None:
+    import time
+
+    import pytest
+
+    from rsimeter.code.git import GitError, safe_git, stream_git
+
+    repo = RepoBuilder().build(tmp_path / "r")
+    slow = ["-c", "alias.slow=!sleep 30", "slow"]
+    t0 = time.perf_counter()
+    status, chunks = stream_git(slow, repo, timeout=0.5)
+    assert list(chunks) == []
+    assert status.timed_out and status.error == "git timed out after 0s"
+    with pytest.raises(GitError, match="timed out"):
+        safe_git(slow, repo, timeout=0.5)
+    assert time.perf_counter() - t0 < 10
+
+
+def test_credentials_in_a_failing_url_are_never_shown(store: Store, tmp_path: Path) -> None:
+    url = f"file://user:s3cret@{tmp_path}/missing.git"
+    res = mine(store, [url])
+    assert res.repos[0].status == "failed"
+    assert "s3cret" not in str(res.to_dict())

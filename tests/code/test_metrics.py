@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date
 
 import numpy as np
@@ -200,4 +199,66 @@ def test_bad_options_are_clear_errors(store: Store) -> None:
 def test_empty_store_gives_empty_stats(store: Store) -> None:
     s = compute_stats(store).to_dict()
     assert (s["changes"], s["periods"], s["tools"], s["inflections"]) == (0, [], [], [])
-    assert not math.isnan(0.0)
+
+
+def test_pooled_stats_count_a_commit_shared_by_two_repositories_once(tmp_path) -> None:
+    from tests.code.conftest import build_truth
+
+    a = build_truth(tmp_path / "upstream").path
+    fork = tmp_path / "fork"
+    git(tmp_path, "clone", "-q", str(a), str(fork))
+    with Store.open(tmp_path / "e.duckdb") as s:
+        mine(s, [str(a), str(fork)])
+        st = compute_stats(s).to_dict()
+    assert st["changes"] == 12
+    assert st["repos"]["upstream"]["changes"] == st["repos"]["fork"]["changes"] == 12
+
+
+def test_blame_of_a_bad_range_is_reported_not_raised(store: Store, truth: Truth) -> None:
+    mine(store, [str(truth.path)])
+    b = blame_share(store, rev_range="nosuchrev..HEAD")
+    assert b["lines"] == 0 and b["repos"] == {}
+    assert b["problems"]["by_kind"] == {"blame": 1}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_history_shares_match_a_direct_count(tmp_path, seed: int) -> None:
+    import random
+
+    from tests.code.conftest import ts
+    from tests.code.gitrepo import RepoBuilder, lines
+
+    rng = random.Random(seed)
+    b = RepoBuilder()
+    truth: dict[str, list[int]] = {}  # month -> [changes, ai, lines, ai lines]
+    day = 0
+    for i in range(60):
+        day += rng.randint(1, 9)
+        when = ts("2024-01-01") + day * 86400
+        month = pd.Timestamp(when, unit="s").strftime("%Y-%m")
+        ai = rng.random() < 0.4
+        n = rng.randint(0, 25)
+        msg = f"c{i}\n\nCo-authored-by: Claude <noreply@anthropic.com>" if ai else f"c{i}"
+        b.commit(msg, files={f"f{i}.py": lines(n)} if n else {f"f{i}.bin": b"\x00\x01"}, when=when)
+        t = truth.setdefault(month, [0, 0, 0, 0])
+        t[0] += 1
+        t[1] += ai
+        t[2] += n
+        t[3] += n if ai else 0
+    with Store.open(tmp_path / "e.duckdb") as s:
+        mine(s, [str(b.build(tmp_path / "rand"))])
+        got = {
+            p["period"]: [p["changes"], p["ai_changes"], p["lines_added"], p["ai_lines_added"]]
+            for p in compute_stats(s, period="month").to_dict()["periods"]
+        }
+    assert got == truth
+
+
+def test_agent_authored_lines_are_credited_to_a_human_committer() -> None:
+    df = _frame([("a", "2024-01-01", 10, False), ("agent", "2024-01-02", 20, True)])
+    df.loc[1, "committer"] = "a"
+    df.loc[1, "committer_is_bot"] = False
+    pe = per_engineer(df, "quarter", "2024")
+    (row,) = pe["periods"]
+    assert (row["engineers"], row["days"]) == (1, 2)
+    assert row["median"]["value"] == pytest.approx(15.0)  # (10 + 20) / 2 days, all to "a"

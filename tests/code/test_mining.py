@@ -13,15 +13,6 @@ from tests.code.conftest import ALICE, Truth, build_truth, ts
 from tests.code.gitrepo import RepoBuilder, git, lines
 
 
-def _commits(store: Store) -> dict[str, dict]:
-    df = store.frame("SELECT * FROM code_commits")
-    return {r["sha"]: r for r in df.to_dict("records")}
-
-
-def _sha(repo: Path, mark_ref: str) -> str:
-    return git(repo, "rev-parse", mark_ref).strip()
-
-
 def test_truth_repo_attribution_and_flags_are_exact(store: Store, truth: Truth) -> None:
     result = mine(store, [str(truth.path)])
     assert [r.status for r in result.repos] == ["mined"]
@@ -257,3 +248,40 @@ def test_rewritten_history_is_mined_again(store: Store, tmp_path: Path) -> None:
     res = mine(store, [str(repo)])
     assert res.problems.count("rewritten") == 1
     assert res.repos[0].total_commits == 2
+
+
+def test_branch_option_mines_that_branch(store: Store, truth: Truth) -> None:
+    res = mine(store, [str(truth.path)], branch="feature")
+    assert res.repos[0].total_commits == 8  # c1-c6 then f1, f2
+    assert store.frame("SELECT branch FROM code_repos")["branch"].tolist() == ["feature"]
+    bad = mine(store, [str(truth.path)], branch="nope")
+    assert bad.repos[0].status == "failed" and "branch 'nope' not found" in bad.repos[0].message
+
+
+def test_content_rules_classify_files_whose_path_says_nothing(store: Store, tmp_path: Path) -> None:
+    b = RepoBuilder()
+    net = b"import torch\n\nclass Net(torch.nn.Module):\n    pass\n"
+    b.commit("net", files={"src/core/net.py": net, "src/util.py": lines(3)})
+    b.commit("grow", files={"src/core/net.py": net + b"# more\n"})
+    repo = b.build(tmp_path / "content")
+    mine(store, [str(repo)])
+    cats = dict(store.frame("SELECT DISTINCT path, category FROM code_files").values.tolist())
+    assert cats == {"src/core/net.py": "model", "src/util.py": "other"}
+    dev = store.frame("SELECT sum(ai_dev_lines_added) AS n FROM code_commits")["n"][0]
+    assert dev == 4 + 1
+    from rsimeter.code.blame import blame_share
+
+    assert blame_share(store)["lines"] == 5  # net.py only
+
+
+def test_content_rules_from_config_and_bad_expressions(store: Store, tmp_path: Path) -> None:
+    from rsimeter.errors import InputError
+
+    b = RepoBuilder()
+    b.commit("x", files={"lib/prep.py": b"corpus = shard_corpus(raw)\n", "lib/a.py": lines(1)})
+    repo = b.build(tmp_path / "cfg")
+    mine(store, [str(repo)], paths={"content": {"data": [r"shard_corpus\("]}})
+    cats = dict(store.frame("SELECT DISTINCT path, category FROM code_files").values.tolist())
+    assert cats == {"lib/prep.py": "data", "lib/a.py": "other"}
+    with pytest.raises(InputError, match=r"content\.data: bad expression"):
+        mine(store, [str(repo)], paths={"content": {"data": ["(unclosed"]}})

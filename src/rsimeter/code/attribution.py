@@ -23,9 +23,11 @@ AI_SIGNED = (AGENT_AUTHORED, AI_COAUTHORED)
 _COAUTHOR = re.compile(r"co-authored-by:[ \t]*[^<\n\r]{0,200}?[ \t]*<([^<>\s]{1,320})>")
 _ASSISTED = re.compile(
     r"assisted-by:[ \t]*(?:([^<>\n\r:]{1,60}?)[ \t]*<([^<>\s]{1,320})>|"
-    r"([A-Za-z0-9_. \-]{1,60}?):([^\s,;]{1,100}))",
+    r"([A-Za-z0-9_. \-]{1,60}?):([^\s,;]{1,100})|"
+    r"[^<>\n\r:]{1,80}?[ \t]via[ \t]+([A-Za-z0-9_.\-]{1,40}))",
     re.I,
 )
+_GENERATED = re.compile(r"generated-by:[ \t]*([A-Za-z0-9_.\- ]{1,60})")
 _MAX_EVIDENCE = 200
 
 
@@ -90,10 +92,21 @@ def attribute(
                 tool = registry.tool_of_email(m4.group(2))
                 if tool is None or registry.kind(tool) != "agent":
                     continue
+            elif m4.group(5) is not None:  # "Assisted-by: MODEL via TOOL", known tools only
+                via = registry.aliases.get(m4.group(5).strip().lower())
+                if via is None:
+                    continue
+                tool = via
             else:
                 agent = m4.group(3).strip().lower()
                 tool = registry.aliases.get(agent) or f"assisted-by:{agent}"
             return Attribution(AI_COAUTHORED, tool, _clip(m4.group(0)))
+    if "generated-by" in lower:  # "Generated-by: TOOL" (ASF convention), known tools only
+        for m5 in _GENERATED.finditer(lower):
+            name = m5.group(1).strip()
+            tool = registry.aliases.get(name) or registry.aliases.get(name.split(" ")[0])
+            if tool is not None and registry.kind(tool) == "agent":
+                return Attribution(AI_COAUTHORED, tool, _clip(_line_of(message, lower, m5.start())))
     subject = lower.split("\n", 1)[0].lstrip()
     for prefix, tool in registry.prefixes:
         if subject.startswith(prefix) and registry.kind(tool) == "agent":

@@ -8,9 +8,12 @@ commits. The interval is a bootstrap over commits, since lines cluster by commit
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,12 +21,14 @@ import pandas as pd
 
 from rsimeter.code.attribution import AI_SIGNED
 from rsimeter.code.classify import load_classifier
+from rsimeter.code.content import content_categories
 from rsimeter.code.git import GitError, safe_git, stream_git
 from rsimeter.code.metrics import share_of_lines
 from rsimeter.errors import Problems, RsimeterError
 from rsimeter.store import Store
 
 _HEADER = re.compile(rb"^([0-9a-f]{40,64}) \d+ \d+ (\d+)$")
+_WORKERS = min(4, os.cpu_count() or 1)
 _RANGE = re.compile(r"^[^\s.:~^-][^\s:]*\.\.[^\s:]+$")
 
 
@@ -114,17 +119,19 @@ def blame_share(
         rev = rev_range or tip
         try:
             tip_rev = rev.split("..", 1)[1] if rev_range else rev
-            files = [
-                f
-                for f in text_files(git_dir, tip_rev)
-                if all_files or clf.is_ai_dev(clf.category(f))
-            ]
+            files = text_files(git_dir, tip_rev)
+            if not all_files:
+                cats = {f: clf.category(f) for f in files}
+                others = [f for f, c in cats.items() if c == "other"]
+                cats.update(content_categories(git_dir, tip_rev, clf, others))
+                files = [f for f in files if clf.is_ai_dev(cats[f])]
             counts: Counter[str] = Counter()
             boundary: set[str] = set()
-            for f in files:
-                fb = blame_file(git_dir, rev, f)
-                counts.update(fb.lines)
-                boundary |= fb.boundary
+            # git does the work in its own processes: a few threads keep several busy.
+            with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+                for fb in pool.map(partial(blame_file, git_dir, rev), files):
+                    counts.update(fb.lines)
+                    boundary |= fb.boundary
         except RsimeterError as e:
             problems.add(str(rid), None, f"blame failed: {e}", "blame")
             continue
@@ -141,6 +148,7 @@ def blame_share(
         "scope": scope,
         **_summary(all_rows, sum(r["files"] for r in per_repo.values()), rev_range or "tip"),
         "repos": per_repo,
+        "problems": problems.to_dict(),
     }
 
 
@@ -171,6 +179,8 @@ def _summary(rows: pd.DataFrame, files: int, rev: str) -> dict[str, Any]:
         "ai_lines": int(lines[ai].sum()),
         "commits": len(rows),
         "unmined_commit_lines": int(lines[unknown].sum()),
-        "ai_line_share": share_of_lines(np.where(ai, lines, 0.0), lines, seed=7).to_dict(),
+        "ai_line_share": share_of_lines(
+            np.where(ai, lines, 0.0), lines, seed=7, unit="commits"
+        ).to_dict(),
         "by_tool": {str(k): int(v) for k, v in tools.items()},
     }

@@ -2,9 +2,11 @@
 
 Categories: training, data, evaluation, model, infrastructure, other. Rules are
 glob patterns matched against the lower-cased path (``**`` spans folders); the
-first category (in ``order``) with a matching pattern wins. Users replace a
-category's patterns, the order, or which categories count as AI development
-under ``[code.paths]`` in rsimeter.toml.
+first category (in ``order``) with a matching pattern wins. Light content rules
+then give a category to files the paths left as ``other``: a regular expression
+found in the file at the mined tip (``rsimeter.code.content``). Users replace a
+category's patterns or content rules, the order, or which categories count as AI
+development under ``[code.paths]`` in rsimeter.toml.
 """
 
 from __future__ import annotations
@@ -108,6 +110,14 @@ DEFAULT_RULES: dict[str, list[str]] = {
         "**/.ci/**",
     ],
 }
+# Extended regular expressions (git grep -E), tried in this order on files whose
+# path category is "other".
+DEFAULT_CONTENT: dict[str, list[str]] = {
+    "evaluation": [r"import lm_eval|from lm_eval|from inspect_ai|def evaluate\("],
+    "training": [r"\.backward\(|optimizer\.step\(|Trainer\(|def training_step\("],
+    "data": [r"DataLoader\(|load_dataset\(|IterableDataset"],
+    "model": [r"nn\.Module\)|PreTrainedModel\)|flax\.linen"],
+}
 DEFAULT_AI_DEV = ("training", "data", "evaluation", "model")
 _CACHE_MAX = 200_000
 
@@ -120,6 +130,7 @@ class PathsConfig(BaseModel):
     rules: dict[str, list[str]] = {}
     order: list[str] = ["evaluation", "training", "data", "model", "infrastructure"]
     ai_dev: list[str] = list(DEFAULT_AI_DEV)
+    content: dict[str, list[str]] | None = None
     replace_defaults: bool = False
 
 
@@ -129,6 +140,7 @@ class Classifier:
 
     patterns: tuple[tuple[str, re.Pattern[str]], ...]
     ai_dev: frozenset[str]
+    content: tuple[tuple[str, str], ...] = ()
     _cache: dict[str, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def category(self, path: str) -> str:
@@ -154,7 +166,8 @@ class Classifier:
     def fingerprint(self) -> str:
         """A text that changes whenever the rules change (stored with mined rows)."""
         body = ";".join(f"{c}={p.pattern}" for c, p in self.patterns)
-        return body + "|ai_dev=" + ",".join(sorted(self.ai_dev))
+        content = ";".join(f"{c}={rx}" for c, rx in self.content)
+        return body + "|content=" + content + "|ai_dev=" + ",".join(sorted(self.ai_dev))
 
 
 def glob_regex(glob: str) -> str:
@@ -194,7 +207,8 @@ def load_classifier(paths: dict[str, Any] | None = None) -> Classifier:
         err = e.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
         raise InputError("rsimeter.toml", f"[code.paths] {loc}: {err['msg']}") from e
-    bad = [c for c in [*cfg.order, *cfg.rules, *cfg.ai_dev] if c not in CATEGORIES]
+    content_cfg = DEFAULT_CONTENT if cfg.content is None else cfg.content
+    bad = [c for c in [*cfg.order, *cfg.rules, *cfg.ai_dev, *content_cfg] if c not in CATEGORIES]
     if bad:
         raise InputError(
             "rsimeter.toml",
@@ -204,4 +218,16 @@ def load_classifier(paths: dict[str, Any] | None = None) -> Classifier:
     rules.update(cfg.rules)
     order = [*cfg.order, *[c for c in rules if c not in cfg.order and c != "other"]]
     patterns = tuple((c, _glob_to_regex(rules[c])) for c in order if rules.get(c))
-    return Classifier(patterns, frozenset(cfg.ai_dev))
+    for c, exprs in content_cfg.items():
+        for rx in exprs:
+            try:
+                re.compile(rx)
+            except re.error as e:
+                raise InputError(
+                    "rsimeter.toml", f"[code.paths] content.{c}: bad expression '{rx}': {e}"
+                ) from e
+    content: dict[str, str] = {}
+    for c in [*order, *content_cfg]:
+        if content_cfg.get(c) and c not in content:
+            content[c] = "|".join(f"({rx})" for rx in content_cfg[c])
+    return Classifier(patterns, frozenset(cfg.ai_dev), tuple(content.items()))

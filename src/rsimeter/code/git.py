@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import tempfile
 import threading
@@ -102,21 +103,35 @@ def safe_git(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run one short git command and return its output (bytes); raises GitError on failure."""
     try:
-        proc = subprocess.run(
+        popen = subprocess.Popen(
             git_command(args, repo),
             env=git_env(network=network),
             stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: a timeout kills helpers too
         )
-    except subprocess.TimeoutExpired as e:
-        raise GitError(repo or ".", f"git {args[0]} timed out after {timeout:.0f}s") from e
     except FileNotFoundError as e:
         raise RsimeterError("git is not installed (it is needed to mine histories)") from e
+    try:
+        out, err = popen.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        _kill_group(popen)
+        popen.communicate()
+        raise GitError(repo or ".", f"git {args[0]} timed out after {timeout:.0f}s") from e
+    proc = subprocess.CompletedProcess(popen.args, popen.returncode, out, err)
     if check and proc.returncode != 0:
         raise GitError(repo or ".", first_error(proc.stderr), proc.returncode)
     return proc
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill git and every helper it started (they share its process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        if proc.poll() is None:
+            proc.kill()
 
 
 def first_error(stderr: bytes) -> str:
@@ -174,6 +189,7 @@ def _chunks(status: GitStream, chunk_size: int) -> Iterator[bytes]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            start_new_session=True,
         )
     except FileNotFoundError as e:
         raise RsimeterError("git is not installed (it is needed to mine histories)") from e
@@ -186,7 +202,7 @@ def _chunks(status: GitStream, chunk_size: int) -> Iterator[bytes]:
 
     def _kill() -> None:
         status.timed_out = True
-        proc.kill()
+        _kill_group(proc)
 
     timer = threading.Timer(status.timeout, _kill)
     timer.daemon = True
@@ -223,19 +239,25 @@ def _chunks(status: GitStream, chunk_size: int) -> Iterator[bytes]:
 
     pump = threading.Thread(target=_pump, daemon=True)
     pump.start()
+    finished = False
     try:
         while True:
             item = q.get()
             if item is None:
                 break
             yield item
+        finished = True
     finally:
         stop.set()
+        if not finished:  # the caller stopped early: stop git and its helpers now
+            _kill_group(proc)
+        try:  # the timer still guards this wait
+            status.returncode = proc.wait(timeout=status.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            status.returncode = proc.wait()
         timer.cancel()
-        if proc.poll() is None:
-            proc.kill()
         pump.join(timeout=5)
         out.close()
-        status.returncode = proc.wait()
         reader.join(timeout=5)
         status.stderr = b"".join(err_parts)

@@ -285,6 +285,11 @@ def _is_bot(email: str) -> bool:
     return "[bot]@" in e or e == "noreply@github.com"
 
 
+def empty_batch() -> Batch:
+    """A batch with no rows (the columns are there)."""
+    return _batch([], [])
+
+
 def _batch(rows: list[tuple[Any, ...]], files: list[tuple[Any, ...]]) -> Batch:
     commits = pd.DataFrame(rows, columns=list(COMMIT_COLUMNS))
     for col in ("authored_at", "committed_at"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,8 +22,10 @@ from typing import Any
 import pandas as pd
 
 from rsimeter.code.classify import load_classifier
+from rsimeter.code.content import content_categories
 from rsimeter.code.git import DEFAULT_TIMEOUT, GitError, safe_git
-from rsimeter.code.history import Batch, HistoryPass, PassSpec
+from rsimeter.code.history import Batch, HistoryPass, PassSpec, empty_batch
+from rsimeter.code.signatures import load_signatures
 from rsimeter.errors import Problems, RsimeterError
 from rsimeter.parallel import parallel_map
 from rsimeter.store import Store
@@ -130,9 +133,7 @@ def mirror(url: str, cache: Path, timeout: float = CLONE_TIMEOUT) -> Path:
     else:
         cache.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".partial")
-        if tmp.exists():
-            import shutil
-
+        if tmp.exists():  # left by an interrupted clone
             shutil.rmtree(tmp)
         safe_git(
             ["clone", "--mirror", "--quiet", "--no-local", "--", url, str(tmp)],
@@ -226,13 +227,10 @@ class _Mined:
 def _mine_remote(job: _Job) -> _Mined:
     """Run one repository's pass in a worker; rows come back whole (raw identities)."""
     hp = HistoryPass(_pass_spec(job))
-    batches = list(hp.batches())
-    commits = pd.concat([b.commits for b in batches], ignore_index=True) if batches else None
-    files = pd.concat([b.files for b in batches], ignore_index=True) if batches else None
-    empty = Batch(pd.DataFrame(), pd.DataFrame())
+    batches = list(hp.batches()) or [empty_batch()]
     return _Mined(
-        commits if commits is not None else empty.commits,
-        files if files is not None else empty.files,
+        pd.concat([b.commits for b in batches], ignore_index=True),
+        pd.concat([b.files for b in batches], ignore_index=True),
         hp.merged_by,
         hp.errors,
         hp.non_utf8,
@@ -307,18 +305,16 @@ def mine(
     cache = store.folder / "repos"
     sigs, rules = signatures or {}, paths or {}
     classifier = load_classifier(rules)  # validates [code.paths] before any work
-    from rsimeter.code.signatures import load_signatures
-
     load_signatures(sigs)  # validates [code.signatures]
     jobs: list[_Job] = []
-    ids: dict[int, str] = {}
     for source in sources:
         try:
             spec = resolve(source, cache, branch)
         except RsimeterError as e:
             shown = strip_credentials(source) if is_url(source) else source
-            result.problems.add(shown, None, str(e).removeprefix(f"{shown}: "), "repository")
-            result.repos.append(RepoOutcome(_name_of(shown), shown, "failed", message=str(e)))
+            text = _scrub(str(e).replace(source, shown))
+            result.problems.add(shown, None, text.removeprefix(f"{shown}: "), "repository")
+            result.repos.append(RepoOutcome(_name_of(shown), shown, "failed", message=text))
             continue
         rid = _repo_id(store, spec)
         spec = RepoSpec(rid, spec.source, spec.git_dir, spec.tip, spec.branch, spec.shallow)
@@ -334,7 +330,6 @@ def mine(
             total = _count(store, rid)
             result.repos.append(RepoOutcome(rid, spec.source, "up to date", 0, total))
             continue
-        ids[len(jobs)] = rid
         jobs.append(_Job(spec, since, sigs, rules, timeout))
 
     if dask_address:
@@ -352,12 +347,32 @@ def mine(
         for job in jobs:
             writer = _Writer(store, job.spec.repo_id, show_identities)
             hp = HistoryPass(_pass_spec(job))
-            for batch in hp.batches():
-                writer.write(batch)
-                if progress:
-                    progress(job.spec.repo_id, hp.commits)
+            try:
+                for batch in hp.batches():
+                    writer.write(batch)
+                    if progress:
+                        progress(job.spec.repo_id, hp.commits)
+            except RsimeterError as e:  # what was written stays; the next run resumes
+                hp.errors.append(str(e))
             _finish(store, job, writer, hp.merged_by, hp.errors, hp.non_utf8, result)
+    result.repos.sort(key=lambda r: _input_position(r.source, sources))
     return result
+
+
+def _scrub(text: str) -> str:
+    """Remove any user:password@ part of URLs inside a message."""
+    return re.sub(r"(//)[^/@\s]+@", r"\1", text)
+
+
+def _input_position(shown: str, sources: Sequence[str]) -> int:
+    """Where a repository (as shown: credentials stripped, paths resolved) was given."""
+    for i, s in enumerate(sources):
+        if is_url(s) and not Path(s).exists():
+            if strip_credentials(s) == shown:
+                return i
+        elif s == shown or Path(s).resolve() == Path(shown):
+            return i
+    return len(sources)
 
 
 def _prepare(
@@ -375,7 +390,7 @@ def _prepare(
     tip = row["tip"].iloc[0]
     tip = None if pd.isna(tip) else str(tip)
     if row["rules"].iloc[0] != rules:
-        reclassify(store, spec.repo_id, rules, paths)
+        reclassify(store, spec.repo_id, paths, git_dir=spec.git_dir, tip=tip)
     if tip is not None and tip != spec.tip:
         anc = safe_git(
             ["merge-base", "--is-ancestor", "--end-of-options", tip, spec.tip],
@@ -398,35 +413,61 @@ def _prepare(
     return tip
 
 
-def reclassify(store: Store, repo_id: str, rules: str, paths: dict[str, Any] | None = None) -> None:
-    """Re-apply path rules to stored files (after ``[code.paths]`` changed)."""
+def reclassify(
+    store: Store,
+    repo_id: str,
+    paths: dict[str, Any] | None = None,
+    *,
+    git_dir: str | None = None,
+    tip: str | None = None,
+) -> int:
+    """Re-apply path rules, then content rules at tip, to the stored files of a repository.
+
+    Runs after ``[code.paths]`` changed and after every complete pass (new files may
+    match a content rule). Returns how many paths changed category.
+    """
     clf = load_classifier(paths)
-    paths_df = store.frame("SELECT DISTINCT path FROM code_files WHERE repo_id = ?", [repo_id])
-    cats = pd.DataFrame({"path": paths_df["path"]})
+    known = store.frame(
+        "SELECT path, any_value(category) AS old FROM code_files WHERE repo_id = ? GROUP BY path",
+        [repo_id],
+    )
+    cats = pd.DataFrame({"path": known["path"]})
     cats["category"] = [clf.category(p) for p in cats["path"]]
-    cats["ai_dev"] = [clf.is_ai_dev(c) for c in cats["category"]]
+    if git_dir and tip and clf.content:
+        others = cats.loc[cats["category"] == "other", "path"]
+        found = content_categories(git_dir, tip, clf, others)
+        if found:
+            cats["category"] = [
+                found.get(p, c) for p, c in zip(cats["path"], cats["category"], strict=True)
+            ]
+    changed = cats[cats["category"].to_numpy() != known["old"].to_numpy()].copy()
+    changed["ai_dev"] = [clf.is_ai_dev(c) for c in changed["category"]]
     with store.transaction() as con:
-        con.register("_cats", cats)
+        if not changed.empty:
+            con.register("_cats", changed)
+            con.execute(
+                "UPDATE code_files f SET category = c.category, ai_dev = c.ai_dev FROM _cats c "
+                "WHERE f.repo_id = ? AND f.path = c.path",
+                [repo_id],
+            )
+            con.unregister("_cats")
+            con.execute(
+                """
+                UPDATE code_commits c SET ai_dev_files = coalesce(s.n, 0),
+                       ai_dev_lines_added = coalesce(s.a, 0)
+                FROM (SELECT c2.sha, count(f.sha) FILTER (WHERE f.ai_dev) AS n,
+                             coalesce(sum(f.lines_added) FILTER (WHERE f.ai_dev), 0) AS a
+                      FROM code_commits c2 LEFT JOIN code_files f
+                        ON f.repo_id = c2.repo_id AND f.sha = c2.sha
+                      WHERE c2.repo_id = ? GROUP BY c2.sha) s
+                WHERE c.repo_id = ? AND c.sha = s.sha
+                """,
+                [repo_id, repo_id],
+            )
         con.execute(
-            "UPDATE code_files f SET category = c.category, ai_dev = c.ai_dev FROM _cats c "
-            "WHERE f.repo_id = ? AND f.path = c.path",
-            [repo_id],
+            "UPDATE code_repos SET rules = ? WHERE repo_id = ?", [clf.fingerprint(), repo_id]
         )
-        con.unregister("_cats")
-        con.execute(
-            """
-            UPDATE code_commits c SET ai_dev_files = coalesce(s.n, 0),
-                   ai_dev_lines_added = coalesce(s.a, 0)
-            FROM (SELECT c2.sha, count(f.sha) FILTER (WHERE f.ai_dev) AS n,
-                         coalesce(sum(f.lines_added) FILTER (WHERE f.ai_dev), 0) AS a
-                  FROM code_commits c2 LEFT JOIN code_files f
-                    ON f.repo_id = c2.repo_id AND f.sha = c2.sha
-                  WHERE c2.repo_id = ? GROUP BY c2.sha) s
-            WHERE c.repo_id = ? AND c.sha = s.sha
-            """,
-            [repo_id, repo_id],
-        )
-        con.execute("UPDATE code_repos SET rules = ? WHERE repo_id = ?", [rules, repo_id])
+    return len(changed)
 
 
 def _finish(
@@ -472,6 +513,8 @@ def _finish(
                     rid,
                 ],
             )
+    if not errors:  # content rules look at the tip just mined
+        reclassify(store, rid, job.paths, git_dir=spec.git_dir, tip=spec.tip)
     for err in errors:
         result.problems.add(spec.source, None, err, "unreadable")
     if non_utf8:

@@ -99,14 +99,16 @@ def ratio_bootstrap(
     return out
 
 
-def share_of_lines(ai_lines: np.ndarray, lines: np.ndarray, *, seed: int = 0) -> Estimate:
-    """Share of lines added by AI-signed changes, bootstrap over changes."""
+def share_of_lines(
+    ai_lines: np.ndarray, lines: np.ndarray, *, seed: int = 0, unit: str = "changes"
+) -> Estimate:
+    """Share of lines from AI-signed commits; percentile bootstrap over the rows (commits)."""
     total = float(lines.sum())
     if total <= 0:
         return Estimate.missing("no lines added", n=len(lines))
     value = float(ai_lines.sum()) / total
     reps = ratio_bootstrap(ai_lines.astype(float), lines.astype(float), seed=seed)
-    return percentile_interval(value, reps, n=len(lines), method="bootstrap over changes")
+    return percentile_interval(value, reps, n=len(lines), method=f"bootstrap over {unit}")
 
 
 def _seed(*parts: str) -> int:
@@ -488,7 +490,8 @@ def compute_stats(
     period_bounds(baseline)  # validate before any work
     period_labels(pd.Series([], dtype="datetime64[ns]"), period)
     df = load_changes(store, since=since, repos=repos)
-    pooled = summarise(df, period, baseline, ai_dev_only)
+    # A commit present in several repositories (forks, mirrors) counts once when pooled.
+    pooled = summarise(df.drop_duplicates("sha"), period, baseline, ai_dev_only)
     per_repo = {
         str(rid): summarise(g, period, baseline, ai_dev_only)
         for rid, g in df.groupby("repo_id", sort=True)

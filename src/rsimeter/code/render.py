@@ -36,10 +36,9 @@ def render_stats(stats: CodeStats) -> Group:
     """Tables: AI shares per period, per-engineer output, tool mix, inflections, blame."""
     p = stats.pooled
     scope = " (AI-development files only)" if stats.ai_dev_only else ""
-    t = Table(
-        title=f"AI authorship per {stats.period}{scope}, pooled over {len(stats.repos)} "
-        "repositories (95% intervals)"
-    )
+    n = len(stats.repos)
+    where = f"{n} repository" if n == 1 else f"{n} repositories, pooled"
+    t = Table(title=f"AI authorship per {stats.period}{scope}, {where} (95% intervals)")
     for col in (
         "period",
         "changes",

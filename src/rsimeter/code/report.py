@@ -44,7 +44,8 @@ def section(store: Store) -> Section | None:
     sec = Section("code", "Code: AI authorship in git histories")
     last = p["periods"][-1]
     sec.summary = (
-        f"{p['changes']} landed changes in {len(stats.repos)} repositories; "
+        f"{p['changes']} landed changes in {len(stats.repos)} "
+        f"{'repository' if len(stats.repos) == 1 else 'repositories'}; "
         f"AI-signed share of lines added in {last['period']}: {pct(last['ai_line_share'])}."
     )
     x = [r["period"] for r in p["periods"]]
@@ -62,6 +63,8 @@ def section(store: Store) -> Section | None:
         if f["metric"] != "output_per_engineer":
             fig.add_vline(x=f["period"], line_dash="dot", line_color="#57606a")
     fig.update_layout(
+        xaxis_type="category",
+        yaxis_range=[0, 1],
         title="AI-signed share per month (95% intervals)",
         yaxis_tickformat=".0%",
         height=380,
@@ -84,6 +87,7 @@ def section(store: Store) -> Section | None:
             if f["metric"] == "output_per_engineer":
                 f2.add_vline(x=f["period"], line_dash="dot", line_color="#57606a")
         f2.update_layout(
+            xaxis_type="category",
             title=f"Lines landed per engineer per day, ratio to {pe['baseline']}",
             height=320,
             margin={"t": 50, "b": 40},
