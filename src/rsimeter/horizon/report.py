@@ -36,7 +36,7 @@ def section(store: Store) -> Section | None:
         )
         _trend_blocks(sec, report)
     if has_scores:
-        sat = saturation_all(scores_frame(store), reps=100, source="stored benchmark scores")
+        sat = saturation_all(scores_frame(store), reps=50, source="stored benchmark scores")
         _saturation_blocks(sec, sat)
     return sec
 
