@@ -23,6 +23,7 @@ for every agent, so rows can be kept intact by the trend fit.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -162,6 +163,13 @@ def run_weights(runs: pd.DataFrame, weighting: str = "invsqrt") -> np.ndarray:
         raw = 1.0 / per_task / np.sqrt(tasks_in_family)
     total = pd.Series(raw).groupby(runs["agent"].to_numpy()).transform("sum").to_numpy()
     return raw / total
+
+
+def agent_rng(seed: int, agent: str) -> np.random.Generator:
+    """The generator of one agent's run draws: fixed by seed and name, so an agent's
+    interval does not depend on which other agents are fitted alongside it."""
+    digest = hashlib.sha256(agent.encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 
 
 def _task_counts(task_family: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
@@ -406,7 +414,7 @@ def fit_horizons(
             notes.append("success does not fall with task length: horizons are not meaningful")
         if n_bootstrap > 0:
             tix = np.array([task_pos[t] for t in d["task_id"]])
-            counts = _run_counts(tix, task_counts, rng)
+            counts = _run_counts(tix, task_counts, agent_rng(seed, str(name)))
             gx, gy, gw = _pool_identical_runs(x, y, counts * w[None, :])
             a_b, b_b, _ = fit_logistic_batch(gx, gy, gw, regularization)
             p50_reps[:, j] = horizon_minutes(a_b, b_b, 0.5)
