@@ -14,15 +14,28 @@ counts as weights). Run: ``python benchmarks/horizon_bootstrap.py [naive_reps]``
 
 from __future__ import annotations
 
-import math
-import sys
-import time
+import os
 
-import numpy as np
-import pandas as pd
-from sklearn.linear_model import LogisticRegression
+# one thread for both methods: a like-for-like comparison, and CPU time is not inflated
+# by BLAS threads spinning on a shared machine
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from rsimeter.horizon.fit import _run_counts, _task_counts, agent_rng, fit_horizons, run_weights
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from rsimeter.horizon.fit import (  # noqa: E402
+    _run_counts,
+    _task_counts,
+    agent_rng,
+    fit_horizons,
+    run_weights,
+)
 
 N_TASKS, N_FAMILIES, N_AGENTS, RUNS, REPS, REG = 170, 80, 30, 8, 1000, 1e-5
 
