@@ -23,6 +23,9 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 
 from rsimeter.errors import InputError, Problems
 from rsimeter.store import Store
@@ -107,6 +110,18 @@ class IngestResult:
         for f in self.files:
             totals[f["table"]] = totals.get(f["table"], 0) + int(f["rows"])
         return {"files": self.files, "rows": totals, "problems": self.problems.to_dict()}
+
+    def __rich__(self) -> Group:
+        t = Table(title="Horizon evidence stored")
+        for c in ("file", "kind", "table", "rows"):
+            t.add_column(c, justify="right" if c == "rows" else "left", overflow="fold")
+        for f in self.files:
+            t.add_row(f["path"], f["kind"], f["table"], str(f["rows"]))
+        parts: list[Any] = [t]
+        if self.problems:
+            parts.append(Text(f"{self.problems.count()} problem(s), skipped:", style="yellow"))
+            parts += [Text(f"  {p}") for p in self.problems.items[:20]]
+        return Group(*parts)
 
     def summary(self) -> str:
         lines = [
