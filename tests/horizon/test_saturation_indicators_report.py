@@ -102,13 +102,28 @@ def test_no_evidence_no_indicators_no_section(store: Store) -> None:
     assert section(store) is None
 
 
-def test_report_section_has_figures_and_tables(store: Store, metr_dir: Path) -> None:
+def test_report_section_has_figures_and_tables(
+    store: Store, metr_dir: Path, tmp_path: Path
+) -> None:
     ingest_paths(store, [metr_dir / "th1_0_2025-06_aggregates"])
     ingest_default(store)
+    hostile = tmp_path / "hostile.yaml"  # the newest suite: its names reach the page
+    entry = "    release_date: {d}\n    metrics:\n      p50_horizon_length: {{estimate: {p}}}\n"
+    hostile.write_text(
+        "results:\n"
+        "  '</script><script>alert(1)</script>':\n"
+        + entry.format(d="2026-01-01", p=500)
+        + "  '<img src=x onerror=alert(2)>':\n"
+        + entry.format(d="2024-01-01", p=50)
+        + "  plain:\n"
+        + entry.format(d="2023-01-01", p=5)
+    )
+    ingest_paths(store, [hostile])
     sec = section(store)
     assert sec is not None
     html = sec.html()
     assert html.count("plotly-graph-div") >= 2
     assert "Doubling time of the frontier 50% horizon by window" in html
     assert "Saturation per benchmark" in html
-    assert "<script>alert" not in html
+    assert "suite hostile" in html
+    assert "<script>alert" not in html and "<img src=x" not in html

@@ -41,6 +41,7 @@ from rich.table import Table
 from rich.text import Text
 from scipy import optimize
 
+from rsimeter.errors import RsimeterError
 from rsimeter.estimate import Estimate
 from rsimeter.horizon.fit import interval_bounds
 from rsimeter.horizon.trend import (
@@ -556,13 +557,13 @@ def analyse_trend(
     for lo, hi in windows:
         try:
             side.append(fit_trend(points, lo, hi, sota=sota, seed=seed))
-        except Exception:  # a window with fewer than two models is left out
+        except RsimeterError:  # a window with fewer than two models is left out
             continue
     try:
         earlier = fit_trend(points, since, split, sota=sota, seed=seed)
         recent = fit_trend(points, split, until, sota=sota, seed=seed)
         ratio = doubling_ratio(recent, earlier)
-    except Exception:
+    except RsimeterError:
         ratio = Estimate.missing("fewer than two frontier models on one side of the split")
     kept = select_points(points.frame, since, until, sota=sota)
     x = np.array([day_number(d) for d in kept["release_date"]])
