@@ -370,10 +370,14 @@ def fit_horizons(
         raise RsimeterError(f"runs lack columns: {sorted(missing)}")
     warnings: list[str] = []
     data = runs[~runs["agent"].isin(list(exclude))]
-    if agents is not None:
-        data = data[data["agent"].isin(list(agents))]
     minutes = pd.to_numeric(data["human_minutes"], errors="coerce")
     bad = ~(minutes > 0) | ~np.isfinite(minutes)
+    # the task set the bootstrap draws from: every fitted-or-not agent's usable tasks,
+    # so choosing agents does not change the task draws
+    tasks_table = data[~bad].drop_duplicates("task_id")[["task_id", "task_family"]]
+    if agents is not None:
+        chosen = data["agent"].isin(list(agents)).to_numpy()
+        data, bad = data[chosen], bad[chosen]
     if bad.any():
         dropped = data.loc[bad, "agent"].value_counts()
         warnings.append(
@@ -386,7 +390,6 @@ def fit_horizons(
     data = data.assign(_w=run_weights(data, weighting))
     method = "hierarchical bootstrap (families, tasks, runs)"
     rng = np.random.default_rng(seed)
-    tasks_table = data.drop_duplicates("task_id")[["task_id", "task_family"]]
     task_ids = tasks_table["task_id"].to_numpy()
     task_pos = {t: i for i, t in enumerate(task_ids)}
     task_counts = (
