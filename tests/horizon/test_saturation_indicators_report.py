@@ -127,3 +127,17 @@ def test_report_section_has_figures_and_tables(
     assert "Saturation per benchmark" in html
     assert "suite hostile" in html
     assert "<script>alert" not in html and "<img src=x" not in html
+
+
+def test_alias_matches_release_date_variants_only_when_unambiguous() -> None:
+    from rsimeter.horizon.evidence import match_release_date
+
+    dates = {
+        "davinci-002 (GPT-3)": date(2020, 5, 28),
+        "davinci-002 (GPT-3) (Inspect)": date(2020, 5, 28),
+        "m (a)": date(2024, 1, 1),
+        "m (b)": date(2024, 2, 1),
+    }
+    assert match_release_date("davinci-002", dates) == pd.Timestamp(2020, 5, 28)
+    assert match_release_date("m", dates) is None
+    assert match_release_date("unknown", dates) is None

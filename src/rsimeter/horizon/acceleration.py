@@ -275,6 +275,7 @@ class TrendReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "warnings": list(self.points.warnings),
             "window": self.main.to_dict()["window"],
             "agents": self.main.to_dict()["agents"],
             "doubling_days": self.main.doubling_days.to_dict(),

@@ -176,6 +176,8 @@ def trend(
             sota=sota,
             seed=cfg.seed,
         )
+    for w in points.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
     render(result, json_)
 
 

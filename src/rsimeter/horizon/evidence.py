@@ -31,11 +31,12 @@ def release_dates(store: Store) -> dict[str, Any]:
 
 
 def match_release_date(agent: str, dates: dict[str, Any]) -> Any:
-    """The release date of an alias; ``davinci-002`` also matches ``davinci-002 (GPT-3)``."""
+    """The release date of an alias; ``davinci-002`` also matches ``davinci-002 (GPT-3)``
+    (and its variants, when they all share one date)."""
     if agent in dates:
         return dates[agent]
-    hits = [v for k, v in dates.items() if k.startswith(agent + " (")]
-    return hits[0] if len(hits) == 1 else None
+    hits = {pd.Timestamp(v) for k, v in dates.items() if k.startswith(agent + " (")}
+    return hits.pop() if len(hits) == 1 else None  # ambiguous dates: no match
 
 
 def suites(store: Store) -> pd.DataFrame:
@@ -125,9 +126,12 @@ def default_points(
             n_bootstrap=n_bootstrap,
             seed=seed,
         )
-        points, _ = fit_points(store, fit)
+        points, undated = fit_points(store, fit)
+        notes = list(fit.warnings)
+        if undated:
+            notes.append(f"no release date, left out of the trend: {', '.join(undated)}")
         if len(points.frame) >= 2:
-            return points
+            return replace(points, warnings=tuple(notes))
     if suite == "runs":
         raise RsimeterError("fewer than two stored agents have runs and a release date")
     table = suites(store)
