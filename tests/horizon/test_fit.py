@@ -243,3 +243,13 @@ def test_an_agents_interval_does_not_depend_on_the_other_agents() -> None:
     together = {a.agent: a.p50 for a in fit_horizons(runs, n_bootstrap=100).agents}
     alone = fit_horizons(runs, n_bootstrap=100, agents=["b"]).agents[0].p50
     assert alone == together["b"]
+
+
+def test_agent_names_with_rich_markup_print_literally() -> None:
+    from rich.console import Console
+
+    runs = make_runs({"[/oops]": 10.0, "[bold]x": 2.0}, n_families=4, runs_per_task=2, seed=3)
+    console = Console(width=200, record=True)
+    console.print(fit_horizons(runs, n_bootstrap=10))
+    text = console.export_text()
+    assert "[/oops]" in text and "[bold]x" in text

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from scipy import optimize
@@ -294,7 +295,7 @@ class TrendReport:
         return "\n".join(lines)
 
     def __rich__(self) -> Group:
-        t1 = Table(title=f"Doubling time of the frontier 50% horizon ({self.source})")
+        t1 = Table(title=f"Doubling time of the frontier 50% horizon ({escape(self.source)})")
         for c in ("window", "models", "doubling days [95% CI]", "method"):
             t1.add_column(c)
         for w in (self.main, *self.windows):

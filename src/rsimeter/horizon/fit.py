@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from rsimeter.errors import RsimeterError
@@ -292,13 +293,13 @@ class HorizonFit:
             t.add_column(col, justify="left" if col in ("agent", "warnings") else "right")
         for a in self.agents:
             t.add_row(
-                a.agent,
+                escape(a.agent),
                 str(a.p50),
                 str(a.p80),
                 str(a.n_runs),
                 str(a.n_tasks),
                 str(a.n_families),
-                "; ".join(a.warnings),
+                escape("; ".join(a.warnings)),
             )
         return t
 

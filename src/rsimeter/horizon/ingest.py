@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 import yaml
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -116,7 +117,7 @@ class IngestResult:
         for c in ("file", "kind", "table", "rows"):
             t.add_column(c, justify="right" if c == "rows" else "left", overflow="fold")
         for f in self.files:
-            t.add_row(f["path"], f["kind"], f["table"], str(f["rows"]))
+            t.add_row(escape(f["path"]), f["kind"], f["table"], str(f["rows"]))
         parts: list[Any] = [t]
         if self.problems:
             parts.append(Text(f"{self.problems.count()} problem(s), skipped:", style="yellow"))

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 from scipy import optimize
 
@@ -248,7 +249,7 @@ class SaturationReport:
     def __rich__(self) -> Table:
         t = Table(
             title=f"Benchmark saturation: date the frontier reaches 90% of its ceiling "
-            f"({self.source})"
+            f"({escape(self.source)})"
         )
         for c in (
             "benchmark",
@@ -264,7 +265,7 @@ class SaturationReport:
             best = max((p[2] for p in s.frontier), default=math.nan)
             when = f"{d['date']} [{d['ci'][0]}, {d['ci'][1]}]" if d["date"] else "n/a"
             t.add_row(
-                s.benchmark,
+                escape(s.benchmark),
                 str(s.n_models),
                 f"{best:.3f}",
                 str(s.ceiling) if s.ceiling_fitted else "1 (fixed: not identified)",
