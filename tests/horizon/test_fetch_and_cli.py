@@ -204,3 +204,11 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     )
     assert isinstance(out.exception, RsimeterError)
     assert "[horizon] weighting" in str(out.exception)
+
+
+def test_cli_fetch_knows_only_metr(tmp_path: Path) -> None:
+    out = runner.invoke(
+        app, ["horizon", "fetch", "elsewhere", "--store", str(tmp_path / "e.duckdb")]
+    )
+    assert isinstance(out.exception, RsimeterError)
+    assert "only 'metr'" in str(out.exception)

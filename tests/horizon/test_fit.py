@@ -235,3 +235,21 @@ def test_no_usable_runs_is_a_clear_error() -> None:
         fit_horizons(runs)
     with pytest.raises(RsimeterError, match="lack columns"):
         fit_horizons(runs.drop(columns="success"))
+
+
+def test_an_agents_interval_does_not_depend_on_the_other_agents() -> None:
+    runs = make_runs({"a": 20.0, "b": 3.0, "c": 0.5}, n_families=10, runs_per_task=4, seed=8)
+    runs = runs[~((runs["agent"] == "a") & (runs["task_family"] == "fam3"))]  # unequal task sets
+    together = {a.agent: a.p50 for a in fit_horizons(runs, n_bootstrap=100).agents}
+    alone = fit_horizons(runs, n_bootstrap=100, agents=["b"]).agents[0].p50
+    assert alone == together["b"]
+
+
+def test_agent_names_with_rich_markup_print_literally() -> None:
+    from rich.console import Console
+
+    runs = make_runs({"[/oops]": 10.0, "[bold]x": 2.0}, n_families=4, runs_per_task=2, seed=3)
+    console = Console(width=200, record=True)
+    console.print(fit_horizons(runs, n_bootstrap=10))
+    text = console.export_text()
+    assert "[/oops]" in text and "[bold]x" in text

@@ -247,3 +247,24 @@ def test_metr_files_ingest(store: Store, metr_dir: Path) -> None:
     assert store.count_rows("horizon_runs") == 7063
     assert result.problems.count() == 0
     assert store.count_rows("horizon_bootstrap") == 17 * 1000
+
+
+def test_csv_line_numbers_count_quoted_newlines(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "runs.csv"
+    path.write_text(
+        "run_id,task_id,task_family,alias,score_binarized,human_minutes,human_source\n"
+        'x1,f/t,f,A,1,3,"two\nlines"\n'
+        "x2,f/t,f,A,7,3,baseline\n"
+    )
+    result = ingest_paths(store, [path])
+    assert store.count_rows("horizon_runs") == 1
+    assert [p.line for p in result.problems.items] == [4]
+
+
+def test_undecodable_bytes_name_their_line(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    path.write_bytes((run_line(run_id="a") + "\n").encode() + b'{"x": "\xff"}\n')
+    with pytest.raises(InputError) as err:
+        ingest_paths(store, [path])
+    assert err.value.line == 2 and "not UTF-8" in err.value.message
+    assert store.count_rows("horizon_runs") == 0  # the file is one transaction

@@ -209,3 +209,19 @@ def test_trend_report_json_shape(metr_dir: Path) -> None:
         "work-month (167 h)",
     }
     assert d["verdict"]["strength"] in ("strong", "moderate", "weak")
+
+
+def test_doubling_interval_covers_the_truth_on_simulated_frontiers() -> None:
+    # every model's p50 is measured with log-normal error and a published 95% interval
+    rng = np.random.default_rng(11)
+    covered, trials = 0, 30
+    for t in range(trials):
+        truth = synthetic(180.0, n=12)
+        sd = rng.uniform(0.2, 0.5, len(truth))
+        noisy = truth["p50"] * np.exp(rng.normal(0, sd))
+        frame = truth.assign(
+            p50=noisy, p50_low=noisy * np.exp(-1.96 * sd), p50_high=noisy * np.exp(1.96 * sd)
+        )
+        fit = fit_trend(frame, sota="none", seed=t, reps=400)
+        covered += fit.doubling_days.contains(180.0)
+    assert covered >= 24  # nominal 95%; at least 80% of 30

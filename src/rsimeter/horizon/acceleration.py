@@ -37,10 +37,12 @@ from typing import Any
 
 import numpy as np
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from scipy import optimize
 
+from rsimeter.errors import RsimeterError
 from rsimeter.estimate import Estimate
 from rsimeter.horizon.fit import interval_bounds
 from rsimeter.horizon.trend import (
@@ -274,6 +276,7 @@ class TrendReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "warnings": list(self.points.warnings),
             "window": self.main.to_dict()["window"],
             "agents": self.main.to_dict()["agents"],
             "doubling_days": self.main.doubling_days.to_dict(),
@@ -292,7 +295,7 @@ class TrendReport:
         return "\n".join(lines)
 
     def __rich__(self) -> Group:
-        t1 = Table(title=f"Doubling time of the frontier 50% horizon ({self.source})")
+        t1 = Table(title=f"Doubling time of the frontier 50% horizon ({escape(self.source)})")
         for c in ("window", "models", "doubling days [95% CI]", "method"):
             t1.add_column(c)
         for w in (self.main, *self.windows):
@@ -556,13 +559,13 @@ def analyse_trend(
     for lo, hi in windows:
         try:
             side.append(fit_trend(points, lo, hi, sota=sota, seed=seed))
-        except Exception:  # a window with fewer than two models is left out
+        except RsimeterError:  # a window with fewer than two models is left out
             continue
     try:
         earlier = fit_trend(points, since, split, sota=sota, seed=seed)
         recent = fit_trend(points, split, until, sota=sota, seed=seed)
         ratio = doubling_ratio(recent, earlier)
-    except Exception:
+    except RsimeterError:
         ratio = Estimate.missing("fewer than two frontier models on one side of the split")
     kept = select_points(points.frame, since, until, sota=sota)
     x = np.array([day_number(d) for d in kept["release_date"]])

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from rsimeter.config import load_config, section
 from rsimeter.options import DEFAULT_STORE, ConfigOpt, JsonOpt, StoreOpt
@@ -86,7 +87,7 @@ def fetch(
     cfg = _settings(config)
     with Store.open(store) as s:
         result = fetch_file(url or cfg.metr_url, md5 or cfg.metr_md5, s.folder / "metr")
-        err_console.print(result.summary())
+        err_console.print(escape(result.summary()))
         out = {"fetch": result.to_dict()}
         if do_ingest:
             out["ingest"] = ingest_paths(s, [result.path], suite="metr").to_dict()
@@ -133,7 +134,7 @@ def fit(
             agents=agent or None,
         )
     for w in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     render(result, json_)
 
 
@@ -176,6 +177,8 @@ def trend(
             sota=sota,
             seed=cfg.seed,
         )
+    for w in points.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     render(result, json_)
 
 

@@ -31,11 +31,12 @@ def release_dates(store: Store) -> dict[str, Any]:
 
 
 def match_release_date(agent: str, dates: dict[str, Any]) -> Any:
-    """The release date of an alias; ``davinci-002`` also matches ``davinci-002 (GPT-3)``."""
+    """The release date of an alias; ``davinci-002`` also matches ``davinci-002 (GPT-3)``
+    (and its variants, when they all share one date)."""
     if agent in dates:
         return dates[agent]
-    hits = [v for k, v in dates.items() if k.startswith(agent + " (")]
-    return hits[0] if len(hits) == 1 else None
+    hits = {pd.Timestamp(v) for k, v in dates.items() if k.startswith(agent + " (")}
+    return hits.pop() if len(hits) == 1 else None  # ambiguous dates: no match
 
 
 def suites(store: Store) -> pd.DataFrame:
@@ -111,12 +112,15 @@ def default_points(
 ) -> HorizonPoints:
     """The points a trend is fitted to.
 
-    A named suite; else stored runs (fitted here) when at least two fitted agents have
-    release dates; else the METR suite with the latest model (rows preferred on ties);
-    else Epoch's copy of METR's horizons.
+    A named suite (``runs``: the stored runs, fitted here). Otherwise the newest
+    evidence: the stored runs (when at least two fitted agents have release dates) or
+    the METR suite whose latest model is the most recent, whichever reaches later (runs
+    on a tie; among suites, those with bootstrap rows first); Epoch's copy of METR's
+    horizons only when nothing else is stored.
     """
     if suite is not None and suite != "runs":
         return summary_points(store, suite)
+    run_points: HorizonPoints | None = None
     if store.count_rows("horizon_runs") > 0:
         fit = fit_horizons(
             runs_frame(store),
@@ -125,18 +129,25 @@ def default_points(
             n_bootstrap=n_bootstrap,
             seed=seed,
         )
-        points, _ = fit_points(store, fit)
+        points, undated = fit_points(store, fit)
+        notes = list(fit.warnings)
+        if undated:
+            notes.append(f"no release date, left out of the trend: {', '.join(undated)}")
         if len(points.frame) >= 2:
-            return points
+            run_points = replace(points, warnings=tuple(notes))
     if suite == "runs":
-        raise RsimeterError("fewer than two stored agents have runs and a release date")
+        if run_points is None:
+            raise RsimeterError("fewer than two stored agents have runs and a release date")
+        return run_points
     table = suites(store)
-    if table.empty:
+    if table.empty and run_points is None:
         raise RsimeterError(
             "no horizon evidence in the store: run 'rsimeter horizon ingest FILE...' "
             "(METR runs or summaries) first"
         )
     own = table[table["suite"] != EPOCH_SUITE]
+    if run_points is not None and (own.empty or _latest(run_points) >= own["latest"].max()):
+        return run_points
     pick = own if not own.empty else table
     pick = pick.sort_values(["latest", "has_rows", "suite"], ascending=[False, False, True])
     chosen = str(pick.iloc[0]["suite"])
@@ -144,6 +155,10 @@ def default_points(
     if chosen == EPOCH_SUITE:
         points = replace(points, source="Epoch AI's copy of METR's published horizons")
     return points
+
+
+def _latest(points: HorizonPoints) -> pd.Timestamp:
+    return pd.Timestamp(pd.to_datetime(points.frame["release_date"]).max())
 
 
 def scores_frame(store: Store) -> pd.DataFrame:

@@ -18,11 +18,13 @@ from typing import Any
 
 from rsimeter.errors import RsimeterError
 
+# TH1.1 release (2026-01-20): the commit and md5 are those of METR's own dvc.lock
+METR_COMMIT = "52d6b564d243aeb7531f1cbdc7c33a5a2cc98aaf"
 METR_URL = (
-    "https://raw.githubusercontent.com/METR/eval-analysis-public/8d68adb/"
+    f"https://raw.githubusercontent.com/METR/eval-analysis-public/{METR_COMMIT}/"
     "reports/time-horizon-1-1/data/raw/runs.jsonl"
 )
-METR_MD5 = "8df649bdb5e94e8b762d528b8b534f9c"
+METR_MD5 = "021241ae9b1a6a7439fde805d18d2078"
 MAX_BYTES = 200 * 1024 * 1024  # METR's largest run file is about 24 MB
 
 

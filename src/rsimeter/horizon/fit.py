@@ -23,6 +23,7 @@ for every agent, so rows can be kept intact by the trend fit.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from rsimeter.errors import RsimeterError
@@ -164,6 +166,13 @@ def run_weights(runs: pd.DataFrame, weighting: str = "invsqrt") -> np.ndarray:
     return raw / total
 
 
+def agent_rng(seed: int, agent: str) -> np.random.Generator:
+    """The generator of one agent's run draws: fixed by seed and name, so an agent's
+    interval does not depend on which other agents are fitted alongside it."""
+    digest = hashlib.sha256(agent.encode()).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
 def _task_counts(task_family: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
     """(B, T) how often each task is drawn: families with replacement, then tasks."""
     families, fam_of_task = np.unique(task_family, return_inverse=True)
@@ -195,6 +204,24 @@ def _run_counts(
         cols = order[(starts[sel][:, None] + np.arange(k)[None, :])]  # (G, k)
         out[:, cols.ravel()] = draws.reshape(n_boot, -1)
     return out
+
+
+def _pool_identical_runs(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge runs with the same (x, y) by adding their weights: the same likelihood.
+
+    An agent's runs of one task share x and mostly y, so a (B, runs) weight matrix
+    shrinks to (B, distinct (x, y) pairs), about four times fewer columns for METR's
+    eight runs per task.
+    """
+    pairs = np.stack([x, y], axis=1)
+    uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])
+    pooled = np.add.reduceat(w[:, order], starts, axis=1)
+    return uniq[:, 0], uniq[:, 1], pooled
 
 
 # -- results -------------------------------------------------------------------------
@@ -266,13 +293,13 @@ class HorizonFit:
             t.add_column(col, justify="left" if col in ("agent", "warnings") else "right")
         for a in self.agents:
             t.add_row(
-                a.agent,
+                escape(a.agent),
                 str(a.p50),
                 str(a.p80),
                 str(a.n_runs),
                 str(a.n_tasks),
                 str(a.n_families),
-                "; ".join(a.warnings),
+                escape("; ".join(a.warnings)),
             )
         return t
 
@@ -344,10 +371,14 @@ def fit_horizons(
         raise RsimeterError(f"runs lack columns: {sorted(missing)}")
     warnings: list[str] = []
     data = runs[~runs["agent"].isin(list(exclude))]
-    if agents is not None:
-        data = data[data["agent"].isin(list(agents))]
     minutes = pd.to_numeric(data["human_minutes"], errors="coerce")
     bad = ~(minutes > 0) | ~np.isfinite(minutes)
+    # the task set the bootstrap draws from: every fitted-or-not agent's usable tasks,
+    # so choosing agents does not change the task draws
+    tasks_table = data[~bad].drop_duplicates("task_id")[["task_id", "task_family"]]
+    if agents is not None:
+        chosen = data["agent"].isin(list(agents)).to_numpy()
+        data, bad = data[chosen], bad[chosen]
     if bad.any():
         dropped = data.loc[bad, "agent"].value_counts()
         warnings.append(
@@ -360,7 +391,6 @@ def fit_horizons(
     data = data.assign(_w=run_weights(data, weighting))
     method = "hierarchical bootstrap (families, tasks, runs)"
     rng = np.random.default_rng(seed)
-    tasks_table = data.drop_duplicates("task_id")[["task_id", "task_family"]]
     task_ids = tasks_table["task_id"].to_numpy()
     task_pos = {t: i for i, t in enumerate(task_ids)}
     task_counts = (
@@ -388,8 +418,9 @@ def fit_horizons(
             notes.append("success does not fall with task length: horizons are not meaningful")
         if n_bootstrap > 0:
             tix = np.array([task_pos[t] for t in d["task_id"]])
-            counts = _run_counts(tix, task_counts, rng)
-            a_b, b_b, _ = fit_logistic_batch(x, y, counts * w[None, :], regularization)
+            counts = _run_counts(tix, task_counts, agent_rng(seed, str(name)))
+            gx, gy, gw = _pool_identical_runs(x, y, counts * w[None, :])
+            a_b, b_b, _ = fit_logistic_batch(gx, gy, gw, regularization)
             p50_reps[:, j] = horizon_minutes(a_b, b_b, 0.5)
             p80_reps[:, j] = horizon_minutes(a_b, b_b, 0.8)
         n = len(d)

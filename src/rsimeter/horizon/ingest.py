@@ -23,6 +23,10 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from rsimeter.errors import InputError, Problems
 from rsimeter.store import Store
@@ -108,6 +112,18 @@ class IngestResult:
             totals[f["table"]] = totals.get(f["table"], 0) + int(f["rows"])
         return {"files": self.files, "rows": totals, "problems": self.problems.to_dict()}
 
+    def __rich__(self) -> Group:
+        t = Table(title="Horizon evidence stored")
+        for c in ("file", "kind", "table", "rows"):
+            t.add_column(c, justify="right" if c == "rows" else "left", overflow="fold")
+        for f in self.files:
+            t.add_row(escape(f["path"]), f["kind"], f["table"], str(f["rows"]))
+        parts: list[Any] = [t]
+        if self.problems:
+            parts.append(Text(f"{self.problems.count()} problem(s), skipped:", style="yellow"))
+            parts += [Text(f"  {p}") for p in self.problems.items[:20]]
+        return Group(*parts)
+
     def summary(self) -> str:
         lines = [
             f"{f['path']}: {f['rows']} rows as {f['kind']} -> {f['table']}" for f in self.files
@@ -128,6 +144,50 @@ def _text(path: Path) -> str:
         raise InputError(path, f"not UTF-8 text (byte {e.start})") from e
     except OSError as e:
         raise InputError(path, f"cannot read: {e.strerror}") from e
+
+
+def _raw_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line with its ending) of a UTF-8 file, streamed and decoded per line,
+    so undecodable bytes are reported with their line."""
+    try:
+        with path.open("rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                if lineno == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
+                try:
+                    yield lineno, raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise InputError(path, f"not UTF-8 text (byte {e.start})", lineno) from e
+    except OSError as e:
+        raise InputError(path, f"cannot read: {e.strerror}") from e
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line without its ending) of a text file, streamed."""
+    for lineno, line in _raw_lines(path):
+        yield lineno, line.rstrip("\r\n")
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header fields of a CSV file (empty for an empty file)."""
+    for _, line in _lines(path):
+        return [c.strip() for c in next(csv.reader([line]), [])]
+    return []
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(first line number, record) of a CSV file with a header, streamed.
+
+    Quoted fields may span lines; the line number is where the record starts.
+    """
+    reader = csv.DictReader(line for _, line in _raw_lines(path))
+    start = 2
+    try:
+        for record in reader:
+            yield start, record
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise InputError(path, f"not valid CSV: {e}", reader.line_num) from e
 
 
 def _float(value: Any) -> float:
@@ -221,8 +281,7 @@ def _run_row(record: dict[str, Any], source: str, fallback_id: str) -> dict[str,
 
 def read_runs_jsonl(path: Path, problems: Problems) -> Iterator[dict[str, Any]]:
     """Runs from a METR ``runs.jsonl`` (one JSON object per line)."""
-    text = _text(path)
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in _lines(path):
         if not line.strip():
             continue
         try:
@@ -241,8 +300,7 @@ def read_runs_jsonl(path: Path, problems: Problems) -> Iterator[dict[str, Any]]:
 
 def read_runs_csv(path: Path, problems: Problems) -> Iterator[dict[str, Any]]:
     """Runs from a CSV file with METR's run columns (header line first)."""
-    reader = csv.DictReader(_text(path).splitlines())
-    for lineno, record in enumerate(reader, 2):
+    for lineno, record in _csv_records(path):
         if None in record:
             problems.add(path, lineno, "more fields than the header")
             continue
@@ -366,8 +424,7 @@ def read_benchmark_results(path: Path, problems: Problems, suite: str) -> Iterat
 
 def read_logistic_fits(path: Path, problems: Problems, suite: str) -> Iterator[dict[str, Any]]:
     """Per-agent fits from a METR logistic-fit CSV (agent, p50, p50q0.025, ...)."""
-    reader = csv.DictReader(_text(path).splitlines())
-    for lineno, r in enumerate(reader, 2):
+    for lineno, r in _csv_records(path):
         try:
             rd = r.get("release_date")
             yield {
@@ -390,13 +447,11 @@ def read_logistic_fits(path: Path, problems: Problems, suite: str) -> Iterator[d
 
 def read_bootstrap_rows(path: Path, problems: Problems, suite: str) -> Iterator[dict[str, Any]]:
     """Bootstrap replicates from a CSV whose columns are ``<agent>_p50`` / ``<agent>_p80``."""
-    reader = csv.DictReader(_text(path).splitlines())
-    columns = [c for c in reader.fieldnames or [] if c]
+    columns = [c for c in _csv_header(path) if c]
     agents = sorted({c[:-4] for c in columns if c.endswith(("_p50", "_p80"))})
     if not agents:
         raise InputError(path, "no '<agent>_p50' columns: not a bootstrap table", 1)
-    for replicate, r in enumerate(reader):
-        lineno = replicate + 2
+    for replicate, (lineno, r) in enumerate(_csv_records(path)):
         try:
             values = {c: _float(r.get(c)) for c in columns if c.endswith(("_p50", "_p80"))}
         except ValueError as e:
@@ -421,10 +476,9 @@ def epoch_dir() -> Path:
 def read_epoch_release_dates(path: Path, problems: Problems) -> dict[str, date]:
     """Model-version id -> release date from Epoch's ``model_versions.csv``."""
     out: dict[str, date] = {}
-    reader = csv.DictReader(_text(path).splitlines())
-    if "Version release date" not in (reader.fieldnames or []):
+    if "Version release date" not in _csv_header(path):
         raise InputError(path, "no 'Version release date' column: not Epoch's model_versions.csv")
-    for lineno, r in enumerate(reader, 2):
+    for lineno, r in _csv_records(path):
         value = (r.get("Version release date") or "").strip()
         if not value:
             continue
@@ -451,8 +505,7 @@ def read_epoch_scores(
     ``benchmarks_runs.csv`` gives one benchmark per ``task``; an
     ``external_benchmark_<name>.csv`` gives one benchmark, scored by its headline column.
     """
-    reader = csv.DictReader(_text(path).splitlines())
-    fields = reader.fieldnames or []
+    fields = _csv_header(path)
     name = path.stem.removeprefix("external_benchmark_")
     if "Best score (across scorers)" in fields:
         bench_col, model_col, score_col = "task", "model", "Best score (across scorers)"
@@ -461,7 +514,7 @@ def read_epoch_scores(
     else:
         raise InputError(path, "not an Epoch score table this version knows", 1)
     raw: list[tuple[int, str, str, float]] = []
-    for lineno, r in enumerate(reader, 2):
+    for lineno, r in _csv_records(path):
         model = (r.get(model_col) or "").strip()
         value = r.get(score_col)
         if not model or value in (None, ""):
@@ -493,8 +546,7 @@ def read_epoch_metr(
     path: Path, problems: Problems, dates: dict[str, date], suite: str
 ) -> Iterator[dict[str, Any]]:
     """METR horizons as collected by Epoch (``external_benchmark_metr.csv``)."""
-    reader = csv.DictReader(_text(path).splitlines())
-    for lineno, r in enumerate(reader, 2):
+    for lineno, r in _csv_records(path):
         try:
             model = _str(r.get("Model version"), "Model version")
             if model not in dates:
@@ -532,8 +584,7 @@ def detect_kind(path: Path) -> str:
             return "benchmark_results"
         return "release_dates"
     if suffix == ".csv":
-        header = _text(path).split("\n", 1)[0]
-        cols = {c.strip().strip('"') for c in next(csv.reader([header]), [])}
+        cols = set(_csv_header(path))
         if "task_id" in cols and ({"alias", "agent"} & cols):
             return "runs_csv"
         if {"agent", "p50"} <= cols:

@@ -36,7 +36,7 @@ def section(store: Store) -> Section | None:
         )
         _trend_blocks(sec, report)
     if has_scores:
-        sat = saturation_all(scores_frame(store), reps=100, source="stored benchmark scores")
+        sat = saturation_all(scores_frame(store), reps=50, source="stored benchmark scores")
         _saturation_blocks(sec, sat)
     return sec
 
@@ -134,7 +134,11 @@ def _trend_blocks(sec: Section, report: TrendReport) -> None:
                 hoverinfo="text",
             )
         )
-    fig.update_yaxes(type="log", title="50% time horizon (minutes)")
+    low = float(np.nanmin(frame["p50"].clip(lower=1e-3)))
+    top = math.log10(THRESHOLDS[-1][1]) + 0.6
+    fig.update_yaxes(
+        type="log", title="50% time horizon (minutes)", range=[math.log10(low) - 0.5, top]
+    )
     fig.update_xaxes(title="release date")
     fig.update_layout(
         title="Time horizons with 95% intervals, trend lines and forecast fan",

@@ -12,9 +12,11 @@ lowest frontier score, the ceiling ``L`` between the best score seen and 1, and
 resamples the benchmark's models with replacement, rebuilds the frontier and refits.
 A benchmark whose best score already is at least 90% of the ceiling has
 ``reached`` it; otherwise ``not reached`` (the date is where the curve puts it).
-When the fitted ceiling sits on the best score seen (within 0.5%), the data cannot
-tell a ceiling from a frontier that is still rising; the ceiling is then fixed at
-the maximum score (1) and the result says so (``ceiling_fitted: false``).
+The ceiling is kept only when the data support it: the four-parameter fit must beat
+a fit with the ceiling fixed at the maximum score (1) by more than 2 in AICc.
+Otherwise a ceiling below 1 cannot be told from a frontier that is still rising, the
+ceiling is fixed at 1 and the result says so (``ceiling_fitted: false``); bootstrap
+replicates keep the choice made on the data.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 from scipy import optimize
 
@@ -60,32 +63,45 @@ def _curve(q: np.ndarray, x: np.ndarray) -> np.ndarray:
 def fit_curve(x: np.ndarray, y: np.ndarray, ceiling: float | None = None) -> np.ndarray | None:
     """Floor, ceiling, midpoint (day) and scale (days) of the logistic through the points.
 
-    ``ceiling`` fixes the ceiling instead of fitting it.
+    ``ceiling`` fixes the ceiling instead of fitting it. Dates are centred and counted
+    in years inside the solver (well-scaled), with the analytic Jacobian.
     """
     if len(x) < 3 or np.ptp(x) <= 0:
         return None
+    ref = float(np.median(x))
+    u = (x - ref) / 365.25
     lo_y, hi_y = float(y.min()), float(y.max())
     top = max(1.0, hi_y)
-    lower = [0.0, hi_y, x.min() - 3650.0, 10.0]
-    upper = [max(lo_y, 1e-9), top + 1e-9, x.max() + 3650.0, 5000.0]
+    lower = [0.0, hi_y, u.min() - 10.0, 10.0 / 365.25]
+    upper = [max(lo_y, 1e-9), top + 1e-9, u.max() + 10.0, 5000.0 / 365.25]
     if ceiling is not None:
         lower[1], upper[1] = max(ceiling, hi_y), max(ceiling, hi_y) + 1e-9
-    start = [
-        min(lo_y * 0.9, upper[0]),
-        min(max(hi_y * 1.05, hi_y), top),
-        float(np.median(x)),
-        max(np.ptp(x) / 4.0, 11.0),
-    ]
-    start = [min(max(s, lo), hi) for s, lo, hi in zip(start, lower, upper, strict=True)]
+    start = [lo_y * 0.9, hi_y * 1.05, 0.0, max(np.ptp(u) / 4.0, 0.05)]
+    start = [min(max(v, lo), hi) for v, lo, hi in zip(start, lower, upper, strict=True)]
+
+    def resid(q: np.ndarray) -> np.ndarray:
+        return _curve(q, u) - y
+
+    def jac(q: np.ndarray) -> np.ndarray:
+        floor, ceil, mid, tau = q
+        z = np.clip((u - mid) / tau, -500, 500)
+        sig = 1.0 / (1.0 + np.exp(-z))
+        dsig = sig * (1.0 - sig)
+        span = ceil - floor
+        return np.column_stack(
+            [1.0 - sig, sig, -span * dsig / tau, -span * dsig * (u - mid) / (tau * tau)]
+        )
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             sol = optimize.least_squares(
-                lambda q: _curve(q, x) - y, x0=start, bounds=(lower, upper), method="trf"
+                resid, x0=start, jac=jac, bounds=(lower, upper), method="trf"
             )
         except ValueError:
             return None
-    return np.asarray(sol.x)
+    floor, ceil, mid, tau = sol.x
+    return np.array([floor, ceil, ref + mid * 365.25, tau * 365.25])
 
 
 def crossing_day(q: np.ndarray, level: float = LEVEL) -> float:
@@ -98,6 +114,21 @@ def crossing_day(q: np.ndarray, level: float = LEVEL) -> float:
     if ratio <= 0:
         return math.nan
     return float(mid - tau * math.log(ratio))
+
+
+def _aicc(rss: float, n: int, k: int) -> float:
+    kk = k + 1  # the error variance
+    if n - kk - 1 <= 0:
+        return math.inf
+    return n * math.log(max(rss, 1e-300) / n) + 2 * kk + 2 * kk * (kk + 1) / (n - kk - 1)
+
+
+def _ceiling_supported(x: np.ndarray, y: np.ndarray, free: np.ndarray, one: np.ndarray) -> bool:
+    """True when a fitted ceiling beats a ceiling at the maximum score by AICc (> 2)."""
+    n = len(x)
+    rss_free = float(np.sum((_curve(free, x) - y) ** 2))
+    rss_one = float(np.sum((_curve(one, x) - y) ** 2))
+    return _aicc(rss_free, n, 4) < _aicc(rss_one, n, 3) - 2.0
 
 
 @dataclass(frozen=True)
@@ -161,14 +192,11 @@ def fit_saturation(
         missing = Estimate.missing("curve could not be fitted", n)
         return SaturationFit(benchmark, n, points, missing, missing, "no fit", {})
     fixed: float | None = None
-    if q[1] <= y.max() * 1.005:
-        # the ceiling sits on the best score seen: the data do not identify it, so
-        # saturation is measured against the benchmark's maximum score instead
-        fixed = max(1.0, float(y.max()))
-        q = fit_curve(x, y, fixed)
-        if q is None:
-            missing = Estimate.missing("curve could not be fitted", n)
-            return SaturationFit(benchmark, n, points, missing, missing, "no fit", {})
+    q_one = fit_curve(x, y, max(1.0, float(y.max())))
+    if q_one is not None and not _ceiling_supported(x, y, q, q_one):
+        # the data do not tell a ceiling below the maximum score from a frontier that
+        # is still rising: saturation is measured against the maximum score instead
+        fixed, q = max(1.0, float(y.max())), q_one
     rng = np.random.default_rng(seed)
     all_x = np.array([day_number(d) for d in s["release_date"]])
     all_y = s["score"].to_numpy(float)
@@ -221,7 +249,7 @@ class SaturationReport:
     def __rich__(self) -> Table:
         t = Table(
             title=f"Benchmark saturation: date the frontier reaches 90% of its ceiling "
-            f"({self.source})"
+            f"({escape(self.source)})"
         )
         for c in (
             "benchmark",
@@ -237,7 +265,7 @@ class SaturationReport:
             best = max((p[2] for p in s.frontier), default=math.nan)
             when = f"{d['date']} [{d['ci'][0]}, {d['ci'][1]}]" if d["date"] else "n/a"
             t.add_row(
-                s.benchmark,
+                escape(s.benchmark),
                 str(s.n_models),
                 f"{best:.3f}",
                 str(s.ceiling) if s.ceiling_fitted else "1 (fixed: not identified)",

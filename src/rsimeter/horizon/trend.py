@@ -52,6 +52,7 @@ class HorizonPoints:
     rows: pd.DataFrame | None = None
     source: str = ""
     rows_method: str = "bootstrap rows"
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
