@@ -96,7 +96,7 @@ def test_an_empty_store_has_no_recursion_indicators_or_blocks(store_path: Path) 
 def test_people_get_a_table_and_the_verdict(store_path: Path) -> None:
     result = CliRunner().invoke(_app(), ["recurse", *ARGS, "--store", str(store_path)])
     assert result.exception is None
-    assert "verdict:" in result.stdout and "treatment" in result.stdout
+    assert "verdict:" in result.stdout and "Recursion on toy" in result.stdout
 
 
 def test_a_bad_generation_zero_file_names_the_file(store_path: Path, tmp_path: Path) -> None:
