@@ -400,16 +400,13 @@ def _run_seed_in(
     status, note = _train_status(train, record)
     if status != "ok":
         return SeedRun(seed, status, budget_used=used, integrity=tuple(flags), note=note)
-    scores: dict[str, float] = {}
-    for split in ("proxy", "hidden"):
-        inputs, labels = target.proxy_split(seed) if split == "proxy" else target.hidden_split(seed)
-        score, run, why = _predict_and_score(tmp, work, target, inputs, labels, python, unsafe)
-        used = _sum_budgets([used, _usage(run)]) if run is not None else used
-        if run is not None:
-            flags += integrity.sandbox_flags(run)
-        if score is None:
-            return SeedRun(seed, "failed", budget_used=used, integrity=tuple(flags), note=why)
-        scores[split] = score
+    splits = {"proxy": target.proxy_split(seed), "hidden": target.hidden_split(seed)}
+    scores, run, why = _predict_and_score(tmp, work, target, splits, unsafe)
+    used = _sum_budgets([used, _usage(run)])
+    flags += integrity.sandbox_flags(run)
+    if scores is None:
+        status = "integrity_violation" if integrity.is_violation(flags) else "failed"
+        return SeedRun(seed, status, budget_used=used, integrity=tuple(flags), note=why)
     return SeedRun(
         seed, "ok", scores["proxy"], scores["hidden"], used, tuple(dict.fromkeys(flags)), ""
     )
@@ -464,33 +461,36 @@ def _predict_and_score(
     tmp: Path,
     work: Path,
     target: Target,
-    inputs: np.ndarray,
-    labels: np.ndarray,
-    python: str,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
     unsafe: bool,
-) -> tuple[float | None, SandboxResult | None, str]:
-    """Predict in a sandbox that sees the trained folder read-only and the inputs only."""
+) -> tuple[dict[str, float] | None, SandboxResult, str]:
+    """Predict every split in ONE sandbox that sees the trained folder read-only and the
+    inputs only (labels stay here), then score each split."""
     in_dir = tmp / f"inputs-{uuid.uuid4().hex[:8]}"
     out_dir = tmp / f"predict-{uuid.uuid4().hex[:8]}"
     in_dir.mkdir()
     out_dir.mkdir()
-    np.save(in_dir / "x.npy", np.ascontiguousarray(inputs), allow_pickle=False)
+    calls = []
+    for name, (inputs, _) in splits.items():
+        np.save(in_dir / f"{name}.npy", np.ascontiguousarray(inputs), allow_pickle=False)
+        calls.append(
+            [
+                "predict", "--workdir", MODEL_IN_SANDBOX,
+                "--inputs", f"{INPUTS_IN_SANDBOX}/{name}.npy",
+                "--out", f"{WORKDIR_IN_SANDBOX}/{name}.npy",
+                "--model", f"{MODEL_IN_SANDBOX}/out/model.pt",
+                "--entry", target.entry,
+            ]
+        )  # fmt: skip
+    # one interpreter for all splits: the driver (and torch) load once
+    script = (
+        "import sys; sys.path.insert(0, '/harness'); import driver\n"
+        f"for argv in {calls!r}:\n"
+        "    code = driver.main(argv)\n"
+        "    if code: sys.exit(code)\n"
+    )
     run = run_in_sandbox(
-        [
-            python,
-            DRIVER_IN_SANDBOX,
-            "predict",
-            "--workdir",
-            MODEL_IN_SANDBOX,
-            "--inputs",
-            f"{INPUTS_IN_SANDBOX}/x.npy",
-            "--out",
-            f"{WORKDIR_IN_SANDBOX}/p.npy",
-            "--model",
-            f"{MODEL_IN_SANDBOX}/out/model.pt",
-            "--entry",
-            target.entry,
-        ],
+        [_python(), "-c", script],
         workdir=out_dir,
         readonly_binds={
             driver_path(): DRIVER_IN_SANDBOX,
@@ -504,19 +504,23 @@ def _predict_and_score(
     shutil.rmtree(in_dir, ignore_errors=True)
     if not run.ok:
         tail = run.stderr_tail.strip().splitlines()[-1:] or [""]
-        return (
-            None,
-            run,
-            f"prediction failed ({run.killed_reason or run.returncode}): {tail[0][:300]}",
-        )
-    path = out_dir / "p.npy"
-    try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_PREDICTIONS_BYTES:
-            return None, run, "no usable predictions file"
-        predictions = np.load(path, allow_pickle=False)
-        return float(target.score(predictions, labels)), run, ""
-    except (OSError, ValueError) as e:
-        return None, run, f"malformed predictions: {e}"
+        why = run.killed_reason or run.returncode
+        return None, run, f"prediction failed ({why}): {tail[0][:300]}"
+    scores = {}
+    for name, (_, labels) in splits.items():
+        path = out_dir / f"{name}.npy"
+        try:
+            if (
+                path.is_symlink()
+                or not path.is_file()
+                or path.stat().st_size > MAX_PREDICTIONS_BYTES
+            ):
+                return None, run, f"no usable {name} predictions file"
+            predictions = np.load(path, allow_pickle=False)
+            scores[name] = float(target.score(predictions, labels))
+        except (OSError, ValueError) as e:
+            return None, run, f"malformed {name} predictions: {e}"
+    return scores, run, ""
 
 
 # -- experiments ---------------------------------------------------------------------------
@@ -852,3 +856,85 @@ def _lineage_patches(history: Sequence[CandidateResult], parent_id: str) -> tupl
 
 def _seed_of(experiment_id: str) -> int:
     return int(hashlib.sha256(experiment_id.encode()).hexdigest()[:8], 16)
+
+
+# -- one patch, and the short built-in experiment ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class TryResult:
+    """One submitted patch, scored against the shipped pipeline on the same seeds."""
+
+    candidate: CandidateResult
+    sigma_shipped: Estimate
+    sigma_gain: Estimate  # σ(candidate) − σ(shipped), paired by seed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape of ``rsimeter loop try``."""
+        return {
+            **self.candidate.to_dict(),
+            "sigma_shipped": self.sigma_shipped.to_dict(),
+            "sigma_gain": self.sigma_gain.to_dict(),
+        }
+
+    def summary(self) -> str:
+        return (
+            f"{self.candidate.summary()}\n  σ shipped {self.sigma_shipped}   "
+            f"σ gain {self.sigma_gain}"
+        )
+
+
+def try_patch(
+    target: Target,
+    patch: str,
+    *,
+    seeds: int | Sequence[int] = 1,
+    store: Store | None = None,
+    unsafe_no_sandbox: bool = False,
+    label: str = "patch",
+) -> TryResult:
+    """Evaluate one patch (and the shipped pipeline on the same seeds), recorded as a
+    one-candidate experiment of the ``manual`` improver."""
+    from rsimeter.loop.improvers.scripted import ScriptedImprover
+    from rsimeter.loop.metrics import paired_difference
+
+    improver = ScriptedImprover([patch], [label], name="manual")
+    result = run_experiment(
+        target,
+        improver,
+        cycles=1,
+        seeds=seeds,
+        store=store,
+        unsafe_no_sandbox=unsafe_no_sandbox,
+        reference=False,
+        ablate=False,
+    )
+    shipped = next(c for c in result.candidates if c.role == "shipped")
+    cand = next(c for c in result.candidates if c.role == "candidate")
+    gain = (
+        paired_difference(cand, shipped)
+        if cand.seed_sigmas
+        else Estimate.missing(f"candidate not scored ({cand.status})")
+    )
+    return TryResult(cand, result.sigma_shipped, gain)
+
+
+def run_default_experiment(store: Store) -> ExperimentResult:
+    """A short built-in experiment on CPU (digits, random improver, 3 cycles, 1 seed,
+    with the reference improvement; no ablation).
+
+    Needs bubblewrap: without it, raises RsimeterError with the install hint (the
+    sandbox is never skipped silently). Takes under a minute on a laptop CPU.
+    """
+    from rsimeter.loop.improvers.random import RandomImprover
+    from rsimeter.loop.target import load_target
+
+    return run_experiment(
+        load_target("digits"),
+        RandomImprover(),
+        cycles=3,
+        seeds=1,
+        store=store,
+        reference=True,
+        ablate=False,
+    )
