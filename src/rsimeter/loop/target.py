@@ -516,12 +516,14 @@ def run_trusted(
     *,
     files: dict[str, str] | None = None,
     budget: float | None = None,
+    proxy: bool = True,
 ) -> TrustedRun:
     """Train and score ``target`` in this process, with NO sandbox.
 
     Only for pipelines the project wrote itself (the shipped targets and their reference
     patches, in tests and calibration): candidate code goes through the harness and its
-    sandbox instead. ``files`` replaces pipeline files (relative path -> new text).
+    sandbox instead. ``files`` replaces pipeline files (relative path -> new text);
+    ``proxy=False`` skips scoring the proxy split.
     """
     import json
     import shutil
@@ -540,8 +542,10 @@ def run_trusted(
     record = json.loads((out / "train.json").read_text())
     if record["status"] != "ok":
         return TrustedRun(record["status"], None, None, record)
-    scores = []
-    for name, split in (("hidden", target.hidden_split(seed)), ("proxy", target.proxy_split(seed))):
+    scores: list[float | None] = [None, None]
+    splits = [("hidden", target.hidden_split)] + ([("proxy", target.proxy_split)] if proxy else [])
+    for index, (name, make_split) in enumerate(splits):
+        split = make_split(seed)
         np.save(workdir / f"{name}_x.npy", split[0])
         code = driver.predict(
             workdir,
@@ -553,5 +557,5 @@ def run_trusted(
         if code != 0:
             return TrustedRun("failed", None, None, record)
         predictions = np.load(workdir / f"{name}_p.npy", allow_pickle=False)
-        scores.append(target.score(predictions, split[1]))
+        scores[index] = target.score(predictions, split[1])
     return TrustedRun("ok", scores[0], scores[1], record)
