@@ -262,3 +262,9 @@ def test_harness_env_cache_returns_the_first_evaluation(tmp_path: Path) -> None:
     third._evaluate = fake_eval  # type: ignore[method-assign]
     third.evaluate("p", 1, parent_id=None, author="a")
     assert calls == ["p", "p"]
+
+
+def test_candidates_are_kept_for_every_reported_arm_only(toy_run: object) -> None:
+    cands: pd.DataFrame = toy_run.candidates  # type: ignore[attr-defined]
+    assert set(cands["arm"]) == {"treatment", "gen0_repeated", "tpe"}
+    assert cands.groupby(["arm", "generation", "task", "seed"])["chosen"].sum().max() <= 1

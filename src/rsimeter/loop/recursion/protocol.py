@@ -440,6 +440,7 @@ def run_recursion(
         if "gen0_repeated" not in config.controls:
             runner.rows = [r for r in runner.rows if r["arm"] != "gen0_repeated"]
         runner.rows = [r for r in runner.rows if r["arm"] != "_second"]
+        runner.candidate_rows = [r for r in runner.candidate_rows if r["arm"] != "_second"]
     if "tpe" in config.controls:
         _tpe_control(runner, surface, gen0, sel0, config, versions)
 
