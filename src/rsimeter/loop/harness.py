@@ -543,6 +543,7 @@ class ExperimentResult:
     candidates: tuple[CandidateResult, ...]
     seconds: float
     held_out_confirmed: bool = False
+    direction: str = "max"  # the metric's: which proxy scores are better
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON shape of ``rsimeter loop run`` and ``loop show``."""
