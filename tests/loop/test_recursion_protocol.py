@@ -268,3 +268,15 @@ def test_candidates_are_kept_for_every_reported_arm_only(toy_run: object) -> Non
     cands: pd.DataFrame = toy_run.candidates  # type: ignore[attr-defined]
     assert set(cands["arm"]) == {"treatment", "gen0_repeated", "tpe"}
     assert cands.groupby(["arm", "generation", "task", "seed"])["chosen"].sum().max() <= 1
+
+
+def test_a_proposal_the_knob_space_refuses_is_a_rejected_candidate_not_a_crash() -> None:
+    class Refusing(ToyEnv):
+        def patch_for(self, point: dict[str, object]) -> str:
+            if point:
+                raise ValueError("knob x0: 1.01 is outside [0, 1]")
+            return ""
+
+    r = run_unit(ImproverVersion(), Refusing(), 0, budget=2, rng=rng_for(0))
+    assert [c.status for c in r.candidates] == ["rejected", "rejected"]
+    assert "outside" in r.candidates[0].note and r.utility == 0.0
