@@ -182,8 +182,8 @@ def _diff_from_parent(
 ) -> dict[str, tuple[Any, Any]]:
     if v.parent is None:
         return {}
-    for p in versions:
-        if p.arm == v.arm and p.version.digest() == v.parent:
+    for p in versions:  # the parent may be recorded under another arm (generation 0)
+        if p.version.digest() == v.parent:
             return p.version.diff(v.version)
     return {}
 
