@@ -280,3 +280,12 @@ def test_a_proposal_the_knob_space_refuses_is_a_rejected_candidate_not_a_crash()
     r = run_unit(ImproverVersion(), Refusing(), 0, budget=2, rng=rng_for(0))
     assert [c.status for c in r.candidates] == ["rejected", "rejected"]
     assert "outside" in r.candidates[0].note and r.utility == 0.0
+
+
+def test_on_a_landscape_with_better_improvers_the_treatment_beats_no_self_improvement() -> None:
+    cfg = RecursionConfig(generations=3, budget=4, heldout_seeds=6, controls=("gen0_repeated",))
+    run = run_recursion([ToyEnv("toy"), ToyEnv("toy:b")], ImproverVersion(), cfg)
+    diff = run.estimate.beats["gen0_repeated"]
+    assert diff.low > 0
+    treat = [v for v in run.versions if v.arm == "treatment"]
+    assert treat[-1].version != treat[0].version  # the improver itself was changed
