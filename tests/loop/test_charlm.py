@@ -13,6 +13,7 @@ import pytest
 from rsimeter.loop.target import Target, load_target, run_trusted
 
 SEEDS = (0, 1)
+SHORT = ("steps = 300", "steps = 120")  # a tiny budget keeps these tests to seconds per run
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +99,15 @@ def _patched(target: Target, patch: Path, tmp: Path) -> str:
 
 
 def _mean_hidden(target: Target, tmp: Path, text: str | None = None) -> float:
+    """Mean hidden bits per char over SEEDS of a short (120-step) run of ``text``."""
+    text = (target.root / target.entry).read_text() if text is None else text
+    assert text.count(SHORT[0]) == 1
+    short = text.replace(*SHORT)
     scores = []
     for seed in SEEDS:
-        files = {target.entry: text} if text is not None else None
-        run = run_trusted(target, seed, tmp / f"run{seed}", files=files, proxy=False)
+        run = run_trusted(
+            target, seed, tmp / f"run{seed}", files={target.entry: short}, proxy=False
+        )
         assert run.status == "ok", run.train
         assert run.hidden is not None
         scores.append(run.hidden)
@@ -117,7 +123,7 @@ def shipped_bpc(charlm: Target, tmp_path_factory: pytest.TempPathFactory) -> flo
 def test_shipped_model_learns_but_sits_low_on_the_ladder(
     charlm: Target, shipped_bpc: float
 ) -> None:
-    assert 3.0 < shipped_bpc < 4.2  # well below log2(96) = 6.58 bits, far from the optimum
+    assert 3.5 < shipped_bpc < 4.5  # well below log2(96) = 6.58 bits, far from the optimum
     assert charlm.sigma(shipped_bpc, shipped_bpc) == pytest.approx(0.1)
 
 
@@ -125,9 +131,9 @@ def test_shipped_model_learns_but_sits_low_on_the_ladder(
 @pytest.mark.parametrize(
     ("patch", "margin"),
     [
-        ("01-code-lr-warmup-batch", 0.15),
-        ("02-data-dedupe-compression-filter", 0.04),
-        ("03-objective-no-label-smoothing", 0.025),
+        ("01-code-lr-warmup-batch", 0.15),  # measured: -0.33 bits over seeds 0 and 1
+        ("02-data-dedupe-compression-filter", 0.06),  # measured: -0.14
+        ("03-objective-no-label-smoothing", 0.025),  # measured: -0.05
     ],
 )
 def test_each_surface_alone_lowers_the_hidden_bits_per_char(

@@ -191,21 +191,25 @@ def test_predict_refuses_a_model_file_carrying_a_pickled_object(tmp_path: Path) 
     assert not (tmp_path / "PWNED").exists()
 
 
-def test_tampering_with_the_flop_counter_is_reported(tmp_path: Path) -> None:
+def test_tampering_is_reported_and_exit_hooks_cannot_rewrite_the_record(tmp_path: Path) -> None:
     tamper = (
+        "import atexit, json, pathlib\n"
         "from torch.utils.flop_counter import FlopCounterMode\n"
         "FlopCounterMode.get_total_flops = lambda self: 0\n"
+        "fake = {'status': 'ok', 'compute': 0, 'integrity': []}\n"
+        "atexit.register(lambda: pathlib.Path('out/train.json').write_text(json.dumps(fake)))\n"
     )
     folder = make_workdir(tmp_path, tamper + PIPELINE)
     # A fresh interpreter: the tampering must not leak into this test process.
     done = subprocess.run(
-        [sys.executable, driver.__file__, "train", "--workdir", str(folder), "--seed", "0",
-         "--budget", "1e9", "--out", str(folder / "out")],
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, driver.__file__, "train", "--workdir", ".", "--seed", "0",
+         "--budget", "1e9", "--out", "out"],
+        cwd=folder, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     record = json.loads((folder / "out" / "train.json").read_text())
-    assert done.returncode == 0
+    assert done.returncode == 0, done.stderr
     assert "tampered: FlopCounterMode.get_total_flops" in record["integrity"]
+    assert record["steps_done"] == 40  # the driver's record, not the fake one
 
 
 def test_driver_command_line_rejects_a_bad_budget(tmp_path: Path) -> None:

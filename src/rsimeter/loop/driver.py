@@ -308,4 +308,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Leave at once: no atexit handler, finaliser or thread the pipeline registered gets to
+    # run after train.json and the predictions are written.
+    os._exit(status)
