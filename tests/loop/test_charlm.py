@@ -14,6 +14,7 @@ from rsimeter.loop.target import Target, load_target, run_trusted
 
 SEEDS = (0, 1)
 SHORT = ("steps = 300", "steps = 120")  # a tiny budget keeps these tests to seconds per run
+SHORT_RUN = ("steps = 300", "steps = 5")
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,33 @@ def test_each_surface_alone_lowers_the_hidden_bits_per_char(
 ) -> None:
     text = _patched(charlm, charlm.root.parent / "reference" / f"{patch}.patch", tmp_path)
     assert _mean_hidden(charlm, tmp_path, text) < shipped_bpc - margin
+
+
+def test_a_driver_run_imports_none_of_the_files_the_sandbox_hides(
+    charlm: Target, tmp_path: Path
+) -> None:
+    """Torch imports parts of the standard library lazily; hiding one of those would break runs."""
+    import shutil
+    import sys
+
+    from rsimeter.loop import driver
+
+    shutil.copytree(charlm.root, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "train.py").write_text((tmp_path / "train.py").read_text().replace(*SHORT_RUN))
+    charlm.write_inputs(tmp_path, 0)
+    np.save(tmp_path / "x.npy", charlm.hidden_split(0)[0][:20])
+    hidden = sorted({p.stem for p in charlm.protected_paths() if p.suffix == ".py"})
+    train = ["train", "--workdir", ".", "--seed", "0", "--budget", "1e15", "--out", "out"]
+    predict = ["predict", "--workdir", ".", "--inputs", "x.npy", "--out", "p.npy"]
+    script = (
+        f"import sys; sys.path.insert(0, {str(Path(driver.__file__).parent)!r}); import driver\n"
+        f"assert driver.main({train!r}) == 0\n"
+        f"assert driver.main({predict!r}) == 0\n"
+        f"print(sorted(m for m in {hidden!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        check=False, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rsimeter.loop.edits import (
@@ -48,6 +49,16 @@ def test_knob_values_read_back_what_a_patch_sets(digits: Target, tmp_path: Path)
     patch = knob_patch(digits, {"hidden": 128, "gce_q": 0.25})
     new = _apply(digits, patch, tmp_path)
     assert "hidden = 128" in new and "gce_q = 0.25" in new
+
+
+def test_knob_patch_accepts_numpy_scalars_from_samplers(tmp_path: Path) -> None:
+    charlm = load_target("charlm")
+    patch = knob_patch(
+        charlm, {"n_embd": np.int64(96), "steps": np.int64(200), "lr": np.float32(0.002)}
+    )
+    new = _apply(charlm, patch, tmp_path)
+    assert "\nn_embd = 96\n" in new and "\nsteps = 200\n" in new
+    assert "\nlr = 0.0020000000949949026\n" in new
 
 
 def test_knob_patch_with_shipped_values_is_empty(digits: Target) -> None:

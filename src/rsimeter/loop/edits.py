@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from rsimeter.loop.target import Knob, Target
 
 MARKER = re.compile(r"^#\s*-{3,}\s*(?:(knobs)\b|(code|data|objective) surface\s*\((\w+)\))")
@@ -77,6 +79,8 @@ def knob_values(target: Target) -> dict[str, Any]:
 
 
 def _literal(knob: Knob, value: Any) -> str:
+    if isinstance(value, np.generic):  # numpy scalars from samplers: use the Python value
+        value = value.item()
     if knob.kind == "bool":
         if not isinstance(value, bool):
             raise ValueError(f"knob {knob.name}: expected a bool, got {value!r}")

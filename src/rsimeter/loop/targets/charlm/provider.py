@@ -32,30 +32,10 @@ from pathlib import Path
 import numpy as np
 
 SOURCES = (
-    "turtle",
-    "mailbox",
-    "imaplib",
-    "ftplib",
-    "smtplib",
-    "poplib",
-    "statistics",
-    "fractions",
-    "configparser",
-    "optparse",
-    "plistlib",
-    "shlex",
-    "cmd",
-    "sched",
-    "wave",
-    "netrc",
-    "getopt",
-    "graphlib",
-    "filecmp",
-    "fileinput",
-    "zipapp",
-    "colorsys",
-    "tabnanny",
-)
+    "turtle", "mailbox", "imaplib", "ftplib", "smtplib", "poplib", "pydoc", "configparser",
+    "optparse", "plistlib", "cmd", "sched", "wave", "netrc", "getopt", "graphlib", "filecmp",
+    "fileinput", "zipapp", "tabnanny",
+)  # fmt: skip
 VOCAB = "\n" + "".join(chr(c) for c in range(32, 127))  # 96 symbols
 CHUNK = 1024
 CONTEXT = 128
