@@ -175,3 +175,33 @@ def test_parse_patch_reports_old_line_numbers() -> None:
     assert change.removed == (3,)
     assert change.inserted_after == (3, 10)  # "B" replaces line 3, "tail" follows 10
     assert change.added_text == ("B", "tail")
+
+
+def test_files_on_one_surface_need_no_markers(tmp_path: Path) -> None:
+    from rsimeter.loop.target import load_target as load
+
+    folder = tmp_path / "split"
+    (folder / "pipeline").mkdir(parents=True)
+    (folder / "pipeline" / "model.py").write_text("width = 8\ndepth = 2\n")
+    (folder / "pipeline" / "curate.py").write_text("keep = 0.5\n")
+    (folder / "pipeline" / "train.py").write_text("from model import *\n")
+    (folder / "provider.py").write_text("")
+    (folder / "manifest.toml").write_text(
+        'name = "split"\n'
+        '[surfaces]\ncode = ["model.py", "train.py"]\ndata = ["curate.py"]\n'
+        'objective = ["train.py"]\n'
+        '[metric]\nname = "accuracy"\ndirection = "max"\nuninformative = 0.5\noptimum = 1.0\n'
+        "[budget]\ncompute = 1e6\ncpu_seconds = 1\nwall_seconds = 1\nmemory_mb = 64\n"
+        "max_processes = 1\nmax_file_mb = 1\n"
+        '[[knobs]]\nname = "keep"\nsurface = "data"\nfile = "curate.py"\nkind = "float"\n'
+        'low = 0.1\nhigh = 1.0\nchange_kind = "data"\n'
+    )
+    target = load(folder)
+    model = "--- a/model.py\n+++ b/model.py\n@@ -1,2 +1,2 @@\n-width = 8\n+width = 16\n depth = 2\n"
+    assert surfaces_of_patch(target, model) == ("code",)
+    assert change_kinds_of_patch(target, model) == ("architecture",)
+    both = model + knob_patch(target, {"keep": 0.8})
+    assert surfaces_of_patch(target, both) == ("code", "data")
+    # train.py is on two surfaces and has no markers: a change there counts on both.
+    shared = "--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-from model import *\n+import model\n"
+    assert surfaces_of_patch(target, shared) == ("code", "objective")

@@ -248,6 +248,12 @@ def test_user_target_loads_from_a_folder_and_trains(tmp_path: Path) -> None:
         (('code = ["train.py"]', 'code = ["../secret.py"]'), "outside the target folder", False),
         (('entry = "train.py"', 'entry = "main.py"'), "entry: 'main.py'", True),
         (("[budget]", "[budgets]"), "budget", False),
+        (
+            ('entry = "train.py"', 'entry = "train.py"\nreference = ["fix.patch"]'),
+            "fix.patch",
+            True,
+        ),
+        (('entry = "train.py"', 'entry = "train.py"\nprovider = "/etc/passwd"'), "outside", False),
     ],
 )
 def test_bad_manifest_names_the_file_the_key_and_the_line(
@@ -259,12 +265,21 @@ def test_bad_manifest_names_the_file_the_key_and_the_line(
         load_target(folder)
     assert caught.value.path == str((folder / "manifest.toml").resolve())
     if has_line:
-        assert caught.value.line == text[: text.index(edit[1])].count("\n") + 1
+        assert caught.value.line == text[: text.index(edit[1]) + len(edit[1])].count("\n") + 1
 
 
 def test_unknown_target_name_lists_the_builtins(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="digits"):
         load_target(tmp_path / "nowhere")
+
+
+def test_provider_that_fails_to_import_names_the_provider_file(tmp_path: Path) -> None:
+    folder = make_user_target(tmp_path / "t")
+    (folder / "provider.py").write_text("import numpy as np\ndef broken(:\n")
+    target = load_target(folder)
+    with pytest.raises(InputError, match="data provider failed to import: SyntaxError") as caught:
+        target.proxy_split(0)
+    assert caught.value.path.endswith("provider.py")
 
 
 def test_provider_without_required_functions_is_a_clear_error(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ A pipeline file marks its regions with comment lines::
 A changed line belongs to the region it sits in. In the knob region, a line that assigns
 a declared knob takes that knob's surface and change kind; any other knob-region line
 counts as a code hyperparameter. Lines above the first marker (imports, docstring) count
-as code architecture. A file on one surface only needs no markers.
+as code architecture. A file on one surface only needs no markers; a change to an
+unmarked file on several surfaces counts on all of them.
 """
 
 from __future__ import annotations
@@ -240,8 +241,10 @@ Region = tuple[str, str] | None  # (surface, change kind); "knobs" region has su
 
 
 def _regions(lines: list[str], surfaces: tuple[str, ...]) -> list[Region]:
-    if len(surfaces) == 1 and not any(MARKER.match(line) for line in lines):
-        return [(surfaces[0], DEFAULT_KIND[surfaces[0]])] * max(1, len(lines))
+    if not any(MARKER.match(line) for line in lines):
+        if len(surfaces) == 1:
+            return [(surfaces[0], DEFAULT_KIND[surfaces[0]])] * max(1, len(lines))
+        return [None] * max(1, len(lines))  # unmarked file on several surfaces: all of them
     current: Region = ("code", "architecture") if "code" in surfaces else None
     out: list[Region] = []
     for line in lines:
