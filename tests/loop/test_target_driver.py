@@ -239,3 +239,21 @@ def test_driver_imports_nothing_from_rsimeter() -> None:
         n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
     }
     assert imported <= set(sys.stdlib_module_names) | {"numpy", "torch"}
+
+
+def test_a_model_without_matmuls_still_pays_per_parameter_and_item(tmp_path: Path) -> None:
+    lookup = PIPELINE.replace(
+        "return nn.Sequential(", "return Table()\n    return nn.Sequential(", 1
+    ).replace(
+        "def build_model(meta):",
+        "class Table(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.logits = nn.Parameter(torch.zeros(1000, 2))\n"
+        "    def forward(self, x):\n"
+        "        return self.logits[(x[:, 0] > 0).long()]\n\n"
+        "def build_model(meta):",
+    )
+    code, record = train(make_workdir(tmp_path, lookup))
+    assert code == driver.EXIT_OK
+    assert record["step_compute"] == 2 * 2000 * 16  # no FLOPs counted: the floor applies
