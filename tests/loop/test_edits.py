@@ -205,3 +205,22 @@ def test_files_on_one_surface_need_no_markers(tmp_path: Path) -> None:
     # train.py is on two surfaces and has no markers: a change there counts on both.
     shared = "--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-from model import *\n+import model\n"
     assert surfaces_of_patch(target, shared) == ("code", "objective")
+
+
+@pytest.mark.parametrize("name", ["digits", "charlm"])
+def test_shipped_knob_values_lie_inside_their_declared_space(name: str) -> None:
+    target = load_target(name)
+    assert knob_patch(target, knob_values(target)) == ""  # validates every value, changes none
+
+
+@pytest.mark.parametrize("name", ["digits", "charlm"])
+def test_reference_patches_apply_alone_and_together(name: str, tmp_path: Path) -> None:
+    target = load_target(name)
+    together = tmp_path / "together"
+    subprocess.run(["cp", "-r", str(target.root), str(together)], check=True)
+    for i, patch in enumerate(target.reference_patches):
+        alone = tmp_path / f"alone{i}"
+        subprocess.run(["cp", "-r", str(target.root), str(alone)], check=True)
+        subprocess.run(["git", "apply", "-p1", str(patch)], cwd=alone, check=True)
+        subprocess.run(["git", "apply", "-p1", str(patch)], cwd=together, check=True)
+    assert len(target.reference_patches) == 3
