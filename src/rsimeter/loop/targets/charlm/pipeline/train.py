@@ -18,9 +18,7 @@ from torch import nn
 # code: model, optimizer, schedule, run length (compute = counted FLOPs)
 steps = 300
 batch_size = 16
-block_size = (
-    64  # context the model sees (held-out windows are 128 long; we keep the last block_size)
-)
+block_size = 64  # context the model sees (of each 128-character held-out window)
 n_layer = 2
 n_head = 4
 n_embd = 64
