@@ -249,9 +249,9 @@ def baseline_of(target: Target, runs: Sequence[SeedRun]) -> Baseline:
             f"(seed {bad[0].seed}: {bad[0].status}; {bad[0].note or 'no detail'}); "
             "σ needs it as the 0.1 anchor"
         )
-    anchor = float(np.mean([r.hidden for r in runs if r.hidden is not None]))
     try:
-        target.sigma(anchor, anchor)
+        for r in runs:
+            target.sigma(float(r.hidden or 0.0), float(r.hidden or 0.0))
     except ValueError as e:
         raise RsimeterError(f"{target.name}: the σ ladder cannot be built: {e}") from e
     return Baseline(
@@ -292,8 +292,14 @@ def assemble(
     sigma: Estimate | None = None
     seed_sigmas: tuple[float, ...] = ()
     if status == "ok" and len(hidden) == len(runs):
-        anchor = baseline.anchor if baseline is not None else float(np.mean(hidden))
-        seed_sigmas = tuple(target.sigma(h, anchor) for h in hidden)
+        # each seed is placed on the ladder of the shipped pipeline run with the same seed,
+        # so the shipped pipeline is at exactly 0.1 on every seed and σ differences are paired
+        anchors = dict(zip(baseline.seeds, baseline.hidden, strict=False)) if baseline else {}
+        fallback = baseline.anchor if baseline is not None else float(np.mean(hidden))
+        seed_sigmas = tuple(
+            target.sigma(h, anchors.get(r.seed, fallback))
+            for h, r in zip(hidden, runs, strict=True)
+        )
         sigma = mean_estimate(seed_sigmas, what="σ")
         if baseline is not None and base.get("role") != "shipped":
             flags += integrity.score_flags(target, runs, baseline, seed_sigmas)
