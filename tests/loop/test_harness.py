@@ -162,8 +162,8 @@ def test_improver_errors_are_recorded_and_the_experiment_goes_on(
     fake = CandidateResult(
         candidate_id="x", parent_id=None, experiment_id="e", cycle=0, patch="", surfaces=(),
         change_kind=(), status="ok", proxy_score=0.9, hidden_scores=(0.9,), sigma=None,
-        budget_used={}, integrity=(), seconds=0.0, improver="shipped", note="", seeds=(0,), role="shipped",
-        seed_sigmas=(0.1,), proxy_scores=(0.9,),
+        budget_used={}, integrity=(), seconds=0.0, improver="shipped", note="", seeds=(0,),
+        role="shipped", seed_sigmas=(0.1,), proxy_scores=(0.9,),
     )  # fmt: skip
     monkeypatch.setattr(harness, "_baseline_task", lambda task: [])
     monkeypatch.setattr(
