@@ -268,6 +268,24 @@ def test_bad_manifest_names_the_file_the_key_and_the_line(
         assert caught.value.line == text[: text.index(edit[1]) + len(edit[1])].count("\n") + 1
 
 
+@pytest.mark.parametrize(
+    ("pipeline_edit", "message"),
+    [
+        (("lr = 0.1", "learning_rate = 0.1"), "no top-level assignment 'lr = ...'"),
+        (("lr = 0.1", "lr = (\n    0.1\n)"), "not a one-line literal"),
+    ],
+)
+def test_knob_without_a_rewritable_assignment_is_a_manifest_error(
+    tmp_path: Path, pipeline_edit: tuple[str, str], message: str
+) -> None:
+    folder = make_user_target(tmp_path / "t")
+    train = folder / "pipeline" / "train.py"
+    train.write_text(train.read_text().replace(*pipeline_edit))
+    with pytest.raises(InputError, match=message) as caught:
+        load_target(folder)
+    assert USER_MANIFEST.splitlines()[caught.value.line - 1] == 'name = "lr"'
+
+
 def test_unknown_target_name_lists_the_builtins(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="digits"):
         load_target(tmp_path / "nowhere")

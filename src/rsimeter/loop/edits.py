@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from rsimeter.loop.target import Knob, Target
+from rsimeter.loop.target import KNOB_ASSIGNMENT, Knob, Target
 
 MARKER = re.compile(r"^#\s*-{3,}\s*(?:(knobs)\b|(code|data|objective) surface\s*\((\w+)\))")
 DEFAULT_KIND = {"code": "architecture", "data": "data", "objective": "loss"}
-_ASSIGN = r"^({name}\s*(?::[^=]*)?=\s*)(.*?)(\s*#.*)?$"
+_ASSIGN = KNOB_ASSIGNMENT
 
 
 # -- knob patches -------------------------------------------------------------------------

@@ -40,6 +40,8 @@ CHANGE_KINDS = (
     "update_rule",
     "architecture",
 )
+# A knob is a top-level, one-line ``name = literal  # comment`` assignment.
+KNOB_ASSIGNMENT = r"^({name}\s*(?::[^=]*)?=\s*)(.*?)(\s*#.*)?$"
 # Metrics the harness can score; each maps predictions and labels to one number.
 METRICS = ("accuracy", "bpc", "nll")
 
@@ -374,6 +376,11 @@ def _read_manifest(path: Path) -> Target:
                 f"knobs.{k.name}: file {k.file!r} is not on any surface",
                 _line_of(text, ["knobs", str(index), "file"]),
             )
+        problem = _knob_problem(root / k.file, k.name)
+        if problem:
+            raise InputError(
+                path, f"knobs.{k.name}: {problem}", _line_of(text, ["knobs", str(index), "name"])
+            )
         knobs.append(
             Knob(
                 name=k.name,
@@ -413,6 +420,21 @@ def _read_manifest(path: Path) -> Target:
         manifest=path,
         provider_path=provider,
     )
+
+
+def _knob_problem(file: Path, name: str) -> str | None:
+    """Why ``name`` is not a rewritable knob in ``file``, or None when it is."""
+    import ast
+
+    text = file.read_text(encoding="utf-8")
+    found = re.search(KNOB_ASSIGNMENT.format(name=re.escape(name)), text, re.MULTILINE)
+    if found is None:
+        return f"no top-level assignment '{name} = ...' in {file.name}"
+    try:
+        ast.literal_eval(found.group(2).strip())
+    except (ValueError, SyntaxError):
+        return f"'{found.group(0).strip()}' in {file.name} is not a one-line literal"
+    return None
 
 
 def _inside(folder: Path, name: str, manifest: Path, key: str) -> Path:
