@@ -306,3 +306,12 @@ def test_provider_without_required_functions_is_a_clear_error(tmp_path: Path) ->
     target = load_target(folder)
     with pytest.raises(InputError, match="no function hidden_split"):
         target.hidden_split(0)
+
+
+def test_targets_survive_pickling_for_parallel_workers(tmp_path: Path) -> None:
+    import pickle
+
+    for target in (load_target("digits"), load_target(make_user_target(tmp_path / "t"))):
+        clone = pickle.loads(pickle.dumps(target))
+        assert clone == target
+        assert np.array_equal(clone.proxy_split(1)[1], target.proxy_split(1)[1])
