@@ -257,3 +257,15 @@ def test_a_model_without_matmuls_still_pays_per_parameter_and_item(tmp_path: Pat
     code, record = train(make_workdir(tmp_path, lookup))
     assert code == driver.EXIT_OK
     assert record["step_compute"] == 2 * 2000 * 16  # no FLOPs counted: the floor applies
+
+
+def test_a_varying_step_cost_is_reported_a_bounded_number_of_times(tmp_path: Path) -> None:
+    varying = PIPELINE.replace("steps = 40", "steps = 400").replace(
+        'idx = torch.from_numpy(rng.integers(0, len(data["y"]), 16))',
+        'idx = torch.from_numpy(rng.integers(0, len(data["y"]), int(rng.integers(8, 17))))',
+    )
+    code, record = train(make_workdir(tmp_path, varying))
+    assert code == driver.EXIT_OK
+    varies = [f for f in record["integrity"] if f.startswith("compute_varies")]
+    assert 1 <= len(varies) <= driver.MAX_VARIES_REPORTED
+    assert record["compute"] >= record["step_compute"] * 400
