@@ -104,7 +104,7 @@ optimum = 1.0
 compute = 1e7
 cpu_seconds = 10
 wall_seconds = 20
-memory_mb = 512
+memory_mb = 2048
 max_processes = 4
 max_file_mb = 8
 
