@@ -125,7 +125,8 @@ class CandidateResult:
         flags = ", ".join(self.integrity) or "none"
         lines = [
             f"candidate {self.candidate_id} ({self.role}, {self.improver}): {self.status}",
-            f"  σ {sigma}   proxy {_fmt(self.proxy_score)}   hidden {list(self.hidden_scores)}",
+            f"  σ {sigma}   proxy {_fmt(self.proxy_score)}   "
+            f"hidden {', '.join(_fmt(h) for h in self.hidden_scores) or 'n/a'}",
             f"  surfaces {', '.join(self.surfaces) or '-'}"
             f"   change {', '.join(self.change_kind) or '-'}",
             f"  integrity: {flags}",
@@ -210,7 +211,9 @@ def evaluate_patch(
     )
     try:
         files = materialize(target, [*parent_patches, patch])
-        surfaces, kinds = describe_patch(target, patch)
+        # a reference is a set of patches: describe everything it changes
+        described = _full_diff(target, files) if role == "reference" else patch
+        surfaces, kinds = describe_patch(target, described)
     except PatchRejected as e:
         return CandidateResult(
             **base,  # type: ignore[arg-type]
@@ -259,6 +262,13 @@ def baseline_of(target: Target, runs: Sequence[SeedRun]) -> Baseline:
         tuple(float(r.hidden) for r in runs if r.hidden is not None),
         tuple(float(r.proxy) for r in runs if r.proxy is not None),
     )
+
+
+def _full_diff(target: Target, files: dict[str, str]) -> str:
+    from rsimeter.loop.patches import diff_files
+
+    shipped = materialize(target, [])
+    return diff_files(dict(shipped), dict(files))
 
 
 def describe_patch(target: Target, patch: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
