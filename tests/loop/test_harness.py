@@ -198,3 +198,14 @@ def test_default_experiment_on_digits_runs_end_to_end(tmp_path: Path) -> None:
         "loop.integrity_events",
     }
     assert found["loop.sigma_gain"].evidence["held_out_confirmed"] is False  # one seed
+
+
+def test_unsafe_mode_scores_like_the_sandbox(tiny: Target) -> None:
+    """Without bubblewrap (trusted code only) the same pipeline gets the same scores."""
+    from rsimeter.loop.harness import materialize, run_seed
+
+    run = run_seed(tiny, materialize(tiny, [honest(tiny)]), 0, unsafe_no_sandbox=True)
+    assert run.status == "ok", run.note
+    if sandbox.bwrap_path() is not None:
+        boxed = run_seed(tiny, materialize(tiny, [honest(tiny)]), 0)
+        assert (boxed.proxy, boxed.hidden) == (run.proxy, run.hidden)

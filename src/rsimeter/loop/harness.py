@@ -498,15 +498,20 @@ def _predict_and_score(
                 "--entry", target.entry,
             ]
         )  # fmt: skip
-    # one interpreter for all splits: the driver (and torch) load once
+    # one interpreter for all splits: the driver (and torch) load once. Paths travel as
+    # separate arguments so the unsandboxed mode can map each to its host path.
+    width = len(calls[0])
     script = (
-        "import sys; sys.path.insert(0, '/harness'); import driver\n"
-        f"for argv in {calls!r}:\n"
-        "    code = driver.main(argv)\n"
+        "import os, sys\n"
+        "sys.path.insert(0, os.path.dirname(sys.argv[1])); import driver\n"
+        f"args = sys.argv[2:]\n"
+        f"for i in range(0, len(args), {width}):\n"
+        f"    code = driver.main(args[i:i + {width}])\n"
         "    if code: sys.exit(code)\n"
     )
+    flat = [a for call in calls for a in call]
     run = run_in_sandbox(
-        [_python(), "-c", script],
+        [_python(), "-c", script, DRIVER_IN_SANDBOX, *flat],
         workdir=out_dir,
         readonly_binds={
             driver_path(): DRIVER_IN_SANDBOX,
