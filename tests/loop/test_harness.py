@@ -84,6 +84,7 @@ class _DiesAtCycle(ScriptedImprover):
     def __init__(self, patches: Sequence[str], die_at: int) -> None:
         super().__init__(list(patches))
         self.die_at = die_at
+        self.adaptive = True  # one proposal per round, so cycle 1 is scored before the kill
 
     def propose(self, target, history, *, rng, budget_left) -> Proposal:  # type: ignore[no-untyped-def]
         if len([c for c in history if c.role == "candidate"]) + 1 == self.die_at:

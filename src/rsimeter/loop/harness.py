@@ -658,6 +658,47 @@ def _evaluate_task(task: _Task) -> CandidateResult:
     )
 
 
+@dataclass(frozen=True)
+class _Done:
+    """A task's seed runs (σ is placed later, once the shipped baseline is known)."""
+
+    task: _Task
+    runs: tuple[SeedRun, ...]
+    surfaces: tuple[str, ...]
+    kinds: tuple[str, ...]
+    seconds: float
+    rejected: CandidateResult | None = None
+
+
+def _run_task(task: _Task) -> _Done:
+    """Top-level (picklable): run one task's seeds in a worker, without needing the baseline."""
+    started = time.monotonic()
+    if task.role == "shipped":
+        runs = tuple(_baseline_task(task))
+        return _Done(task, runs, (), (), time.monotonic() - started)
+    try:
+        files = materialize(task.target, [*task.parent_patches, task.patch])
+        described = _full_diff(task.target, files) if task.role == "reference" else task.patch
+        surfaces, kinds = describe_patch(task.target, described)
+    except PatchRejected:
+        return _Done(task, (), (), (), 0.0, rejected=_evaluate_task(task))
+    runs = tuple(run_seed(task.target, files, s, unsafe_no_sandbox=task.unsafe) for s in task.seeds)
+    return _Done(task, runs, surfaces, kinds, time.monotonic() - started)
+
+
+def _finish(done: _Done, baseline: Baseline) -> CandidateResult:
+    if done.rejected is not None:
+        return done.rejected
+    t = done.task
+    base = dict(
+        candidate_id=t.candidate_id, parent_id=t.parent_id, experiment_id=t.experiment_id,
+        cycle=t.cycle, patch=t.patch, improver=t.improver, role=t.role, seeds=t.seeds,
+    )  # fmt: skip
+    return assemble(
+        base, done.runs, t.target, baseline, done.surfaces, done.kinds, t.note, done.seconds
+    )
+
+
 def _baseline_task(task: _Task) -> list[SeedRun]:
     files = materialize(task.target, [])
     return [run_seed(task.target, files, s, unsafe_no_sandbox=task.unsafe) for s in task.seeds]
@@ -731,45 +772,22 @@ def run_experiment(
 
     shipped = next((c for c in history if c.role == "shipped"), None)
     baseline: Baseline | None = None
+    pending_shipped: _Task | None = None
     if shipped is None:
-        runs = next(
-            parallel_map_list(
-                _baseline_task,
-                [task("", cycle=0, role="shipped")],
-                workers=1,
-                dask_address=dask_address,
-            )
-        )
-        baseline = baseline_of(target, runs)
-        shipped = keep(
-            assemble(
-                dict(
-                    candidate_id=new_id("cand"),
-                    parent_id=None,
-                    experiment_id=exp_id,
-                    cycle=0,
-                    patch="",
-                    improver="shipped",
-                    role="shipped",
-                    seeds=seed_list,
-                ),
-                runs,
-                target,
-                baseline,
-                (),
-                (),
-                "the pipeline as shipped",
-                0.0,
-            )
+        pending_shipped = task(
+            "", cycle=0, role="shipped", note="the pipeline as shipped", name="shipped"
         )
     else:
         baseline = Baseline(seed_list, shipped.hidden_scores, shipped.proxy_scores)
-    done = max([c.cycle for c in history if c.role == "candidate"], default=0)
-    cycle = done
-    while cycle < cycles:
-        batch: list[_Task] = []
+    # improvers that do not learn from the history get all their proposals at once, so
+    # workers never wait for a round's slowest candidate
+    per_round = workers if getattr(improver, "adaptive", True) else max(1, cycles)
+    cycle = max([c.cycle for c in history if c.role == "candidate"], default=0)
+    while cycle < cycles or pending_shipped is not None:
+        batch: list[_Task] = [pending_shipped] if pending_shipped is not None else []
         failed: list[CandidateResult] = []
-        for _ in range(min(workers, cycles - cycle)):
+        room = per_round - len(batch) if per_round == workers else per_round
+        for _ in range(max(0, min(room, cycles - cycle))):
             cycle += 1
             rng = np.random.default_rng([_seed_of(exp_id), cycle])
             visible = [c for c in history if c.role == "candidate"]
@@ -787,12 +805,19 @@ def run_experiment(
                 parents = _lineage_patches(history, proposal.parent_id)
                 t = replace(t, parent_id=proposal.parent_id, parent_patches=parents)
             batch.append(t)
+        pending_shipped = None
+        for done in parallel_map_list(_run_task, batch, workers=workers, dask_address=dask_address):
+            if done.task.role == "shipped":  # first in its batch: the baseline for the rest
+                baseline = baseline_of(target, done.runs)
+                keep(_finish(done, baseline))
+                for broken in failed:
+                    keep(broken)
+                failed = []
+                continue
+            assert baseline is not None
+            keep(_finish(done, baseline))
         for broken in failed:
             keep(broken)
-        for scored in parallel_map_list(
-            _evaluate_task, batch, workers=workers, dask_address=dask_address
-        ):
-            keep(scored)
     extra: list[_Task] = []
     if reference and target.reference_patches and not any(c.role == "reference" for c in history):
         from rsimeter.loop.improvers.scripted import read_patch_file
@@ -817,10 +842,11 @@ def run_experiment(
                     parent_id=best.candidate_id,
                 )
             )
+    assert baseline is not None
     for done_extra in parallel_map_list(
-        _evaluate_task, extra, workers=workers, dask_address=dask_address
+        _run_task, extra, workers=workers, dask_address=dask_address
     ):
-        keep(done_extra)
+        keep(_finish(done_extra, baseline))
     result = metrics.summarise(
         exp_id,
         target.name,

@@ -40,6 +40,7 @@ class ScriptedImprover:
     patches: Sequence[str]
     labels: Sequence[str] = ()
     name: str = "scripted"
+    adaptive: bool = False  # ignores the history: all proposals can be made at once
     _next: int = 0  # proposals made by this instance (several may be pending at once)
 
     @classmethod
