@@ -369,8 +369,24 @@ def run_seed(
     target: Target, files: dict[str, str], seed: int, *, unsafe_no_sandbox: bool = False
 ) -> SeedRun:
     """Train the pipeline (files: editable texts) once from scratch and score it."""
-    with tempfile.TemporaryDirectory(prefix="rsimeter-cand-") as tmp:
-        return _run_seed_in(Path(tmp), target, files, seed, unsafe_no_sandbox)
+    tmp = Path(tempfile.mkdtemp(prefix="rsimeter-cand-"))
+    try:
+        return _run_seed_in(tmp, target, files, seed, unsafe_no_sandbox)
+    finally:
+        _remove_tree(tmp)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a candidate's folder; killed processes may still be exiting, so retry."""
+    for attempt in range(10):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1 * (attempt + 1))
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _run_seed_in(
