@@ -133,7 +133,8 @@ def test_fork_bomb_is_contained(attacked) -> None:
     # processes are capped; a bomb that keeps churning under the cap ends at the wall clock
     c = _check(attacked, "fork_bomb")
     assert c.status in ("failed", "timeout", "integrity_violation")
-    assert "process_limit" in c.integrity or "timeout" in c.integrity
+    # depending on timing: the cap is hit, the wall clock ends it, or forks outlive the main
+    assert {"process_limit", "timeout", "background_process"} & set(c.integrity)
     assert c.sigma is None
 
 
