@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rsimeter.loop.edits import (
@@ -48,6 +49,16 @@ def test_knob_values_read_back_what_a_patch_sets(digits: Target, tmp_path: Path)
     patch = knob_patch(digits, {"hidden": 128, "gce_q": 0.25})
     new = _apply(digits, patch, tmp_path)
     assert "hidden = 128" in new and "gce_q = 0.25" in new
+
+
+def test_knob_patch_accepts_numpy_scalars_from_samplers(tmp_path: Path) -> None:
+    charlm = load_target("charlm")
+    patch = knob_patch(
+        charlm, {"n_embd": np.int64(96), "steps": np.int64(200), "lr": np.float32(0.002)}
+    )
+    new = _apply(charlm, patch, tmp_path)
+    assert "\nn_embd = 96\n" in new and "\nsteps = 200\n" in new
+    assert "\nlr = 0.0020000000949949026\n" in new
 
 
 def test_knob_patch_with_shipped_values_is_empty(digits: Target) -> None:
@@ -164,3 +175,52 @@ def test_parse_patch_reports_old_line_numbers() -> None:
     assert change.removed == (3,)
     assert change.inserted_after == (3, 10)  # "B" replaces line 3, "tail" follows 10
     assert change.added_text == ("B", "tail")
+
+
+def test_files_on_one_surface_need_no_markers(tmp_path: Path) -> None:
+    from rsimeter.loop.target import load_target as load
+
+    folder = tmp_path / "split"
+    (folder / "pipeline").mkdir(parents=True)
+    (folder / "pipeline" / "model.py").write_text("width = 8\ndepth = 2\n")
+    (folder / "pipeline" / "curate.py").write_text("keep = 0.5\n")
+    (folder / "pipeline" / "train.py").write_text("from model import *\n")
+    (folder / "provider.py").write_text("")
+    (folder / "manifest.toml").write_text(
+        'name = "split"\n'
+        '[surfaces]\ncode = ["model.py", "train.py"]\ndata = ["curate.py"]\n'
+        'objective = ["train.py"]\n'
+        '[metric]\nname = "accuracy"\ndirection = "max"\nuninformative = 0.5\noptimum = 1.0\n'
+        "[budget]\ncompute = 1e6\ncpu_seconds = 1\nwall_seconds = 1\nmemory_mb = 64\n"
+        "max_processes = 1\nmax_file_mb = 1\n"
+        '[[knobs]]\nname = "keep"\nsurface = "data"\nfile = "curate.py"\nkind = "float"\n'
+        'low = 0.1\nhigh = 1.0\nchange_kind = "data"\n'
+    )
+    target = load(folder)
+    model = "--- a/model.py\n+++ b/model.py\n@@ -1,2 +1,2 @@\n-width = 8\n+width = 16\n depth = 2\n"
+    assert surfaces_of_patch(target, model) == ("code",)
+    assert change_kinds_of_patch(target, model) == ("architecture",)
+    both = model + knob_patch(target, {"keep": 0.8})
+    assert surfaces_of_patch(target, both) == ("code", "data")
+    # train.py is on two surfaces and has no markers: a change there counts on both.
+    shared = "--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-from model import *\n+import model\n"
+    assert surfaces_of_patch(target, shared) == ("code", "objective")
+
+
+@pytest.mark.parametrize("name", ["digits", "charlm"])
+def test_shipped_knob_values_lie_inside_their_declared_space(name: str) -> None:
+    target = load_target(name)
+    assert knob_patch(target, knob_values(target)) == ""  # validates every value, changes none
+
+
+@pytest.mark.parametrize("name", ["digits", "charlm"])
+def test_reference_patches_apply_alone_and_together(name: str, tmp_path: Path) -> None:
+    target = load_target(name)
+    together = tmp_path / "together"
+    subprocess.run(["cp", "-r", str(target.root), str(together)], check=True)
+    for i, patch in enumerate(target.reference_patches):
+        alone = tmp_path / f"alone{i}"
+        subprocess.run(["cp", "-r", str(target.root), str(alone)], check=True)
+        subprocess.run(["git", "apply", "-p1", str(patch)], cwd=alone, check=True)
+        subprocess.run(["git", "apply", "-p1", str(patch)], cwd=together, check=True)
+    assert len(target.reference_patches) == 3

@@ -163,3 +163,28 @@ def test_workspace_confines_edits_and_diffs_against_the_shipped_files() -> None:
             ws.write("train.py", "x" * (300 * 1024))
         root = ws.root
     assert not root.exists()
+
+
+def test_llm_improver_speaks_the_harness_improver_protocol(tmp_path: Path) -> None:
+    import numpy as np
+
+    from rsimeter.loop.improvers.base import Improver
+    from rsimeter.loop.llm.improver import LLMImprover
+    from rsimeter.loop.target import load_target
+
+    outputs = [
+        call("replace_in_file", path="train.py", old="lr = 0.01", new="lr = 0.03"),
+        call("submit", answer="raised the learning rate"),
+    ]
+    improver = LLMImprover(
+        ImproverVersion(kind="llm", proxy_runs=0),
+        model=get_model(MOCK, custom_outputs=outputs),
+        log_dir=tmp_path / "logs",
+    )
+    assert isinstance(improver, Improver)
+    prop = improver.propose(load_target("digits"), [], rng=np.random.default_rng(0), budget_left=1)
+    assert prop.parent_id is None
+    assert "-lr = 0.01" in prop.patch and "+lr = 0.03" in prop.patch
+    log = next(iter(improver.transcripts))
+    assert log in prop.note and Path(log).is_file()
+    assert improver.transcripts[log]["total_tokens"] == 240

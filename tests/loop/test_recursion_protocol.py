@@ -262,3 +262,30 @@ def test_harness_env_cache_returns_the_first_evaluation(tmp_path: Path) -> None:
     third._evaluate = fake_eval  # type: ignore[method-assign]
     third.evaluate("p", 1, parent_id=None, author="a")
     assert calls == ["p", "p"]
+
+
+def test_candidates_are_kept_for_every_reported_arm_only(toy_run: object) -> None:
+    cands: pd.DataFrame = toy_run.candidates  # type: ignore[attr-defined]
+    assert set(cands["arm"]) == {"treatment", "gen0_repeated", "tpe"}
+    assert cands.groupby(["arm", "generation", "task", "seed"])["chosen"].sum().max() <= 1
+
+
+def test_a_proposal_the_knob_space_refuses_is_a_rejected_candidate_not_a_crash() -> None:
+    class Refusing(ToyEnv):
+        def patch_for(self, point: dict[str, object]) -> str:
+            if point:
+                raise ValueError("knob x0: 1.01 is outside [0, 1]")
+            return ""
+
+    r = run_unit(ImproverVersion(), Refusing(), 0, budget=2, rng=rng_for(0))
+    assert [c.status for c in r.candidates] == ["rejected", "rejected"]
+    assert "outside" in r.candidates[0].note and r.utility == 0.0
+
+
+def test_on_a_landscape_with_better_improvers_the_treatment_beats_no_self_improvement() -> None:
+    cfg = RecursionConfig(generations=3, budget=4, heldout_seeds=6, controls=("gen0_repeated",))
+    run = run_recursion([ToyEnv("toy"), ToyEnv("toy:b")], ImproverVersion(), cfg)
+    diff = run.estimate.beats["gen0_repeated"]
+    assert diff.low > 0
+    treat = [v for v in run.versions if v.arm == "treatment"]
+    assert treat[-1].version != treat[0].version  # the improver itself was changed

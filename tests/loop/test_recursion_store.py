@@ -96,7 +96,7 @@ def test_an_empty_store_has_no_recursion_indicators_or_blocks(store_path: Path) 
 def test_people_get_a_table_and_the_verdict(store_path: Path) -> None:
     result = CliRunner().invoke(_app(), ["recurse", *ARGS, "--store", str(store_path)])
     assert result.exception is None
-    assert "verdict:" in result.stdout and "treatment" in result.stdout
+    assert "verdict:" in result.stdout and "Recursion on toy" in result.stdout
 
 
 def test_a_bad_generation_zero_file_names_the_file(store_path: Path, tmp_path: Path) -> None:
@@ -140,3 +140,32 @@ def test_controls_can_be_switched_off(store_path: Path) -> None:
     out = _recurse(store_path, "--controls", "none")
     assert out["controls"] == {}
     assert out["verdict"]["verdict"] != "compounding"
+
+
+def test_ai_gain_share_counts_human_reference_patches_in_harness_lineages(
+    store_path: Path,
+) -> None:
+    out = _recurse(store_path)
+    with Store.open(store_path) as s:
+        if "loop_candidates" not in s.tables():
+            pytest.skip("the harness tables are not in this store")
+        rows = [
+            # experiment e1: a human reference patch (+0.2), an AI patch on top (+0.1)
+            ("h1", "e1", "reference", None, "scripted", 0.3),
+            ("a1", "e1", "candidate", "h1", "random", 0.4),
+        ]
+        for cid, eid, role, parent, imp, sigma in rows:
+            s.execute(
+                "INSERT INTO loop_candidates (candidate_id, experiment_id, cycle, role, "
+                "parent_id, improver, patch, surfaces, change_kind, status, proxy_score, "
+                "sigma, budget_used, integrity, seconds, note, created_at) VALUES "
+                "(?, ?, 0, ?, ?, ?, '', '[]', '[]', 'ok', 0.5, ?, '{}', '[]', 1.0, '', "
+                "now())",
+                [cid, eid, role, parent, imp, sigma],
+            )
+        share = {i.key: i for i in recursion_indicators(s)}["loop.ai_gain_share"].estimate
+    recursion_share = out["ai_gain_share"]
+    if recursion_share["value"] is None:
+        assert share.value == pytest.approx(0.1 / 0.3)
+    else:
+        assert share.value < 1.0 and share.n == recursion_share["n"] + 1

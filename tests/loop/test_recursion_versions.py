@@ -118,3 +118,11 @@ def test_same_generator_state_gives_the_same_proposal() -> None:
     one = propose_point(space, [], v, {"a": 0.2, "b": 0.2}, np.random.default_rng(5))
     two = propose_point(space, [], v, {"a": 0.2, "b": 0.2}, np.random.default_rng(5))
     assert one == two
+
+
+def test_log_scale_values_never_leave_the_declared_range_by_round_off() -> None:
+    p = Param("lr", "float", 1e-4, 0.1, log=True)
+    rng = np.random.default_rng(0)
+    for u in [0.0, 1.0, *rng.random(2000)]:
+        assert 1e-4 <= p.from_unit(float(u)) <= 0.1
+    assert p.from_unit(1.0) == 0.1

@@ -104,7 +104,7 @@ optimum = 1.0
 compute = 1e7
 cpu_seconds = 10
 wall_seconds = 20
-memory_mb = 512
+memory_mb = 2048
 max_processes = 4
 max_file_mb = 8
 
@@ -248,6 +248,12 @@ def test_user_target_loads_from_a_folder_and_trains(tmp_path: Path) -> None:
         (('code = ["train.py"]', 'code = ["../secret.py"]'), "outside the target folder", False),
         (('entry = "train.py"', 'entry = "main.py"'), "entry: 'main.py'", True),
         (("[budget]", "[budgets]"), "budget", False),
+        (
+            ('entry = "train.py"', 'entry = "train.py"\nreference = ["fix.patch"]'),
+            "fix.patch",
+            True,
+        ),
+        (('entry = "train.py"', 'entry = "train.py"\nprovider = "/etc/passwd"'), "outside", False),
     ],
 )
 def test_bad_manifest_names_the_file_the_key_and_the_line(
@@ -259,12 +265,39 @@ def test_bad_manifest_names_the_file_the_key_and_the_line(
         load_target(folder)
     assert caught.value.path == str((folder / "manifest.toml").resolve())
     if has_line:
-        assert caught.value.line == text[: text.index(edit[1])].count("\n") + 1
+        assert caught.value.line == text[: text.index(edit[1]) + len(edit[1])].count("\n") + 1
+
+
+@pytest.mark.parametrize(
+    ("pipeline_edit", "message"),
+    [
+        (("lr = 0.1", "learning_rate = 0.1"), "no top-level assignment 'lr = ...'"),
+        (("lr = 0.1", "lr = (\n    0.1\n)"), "not a one-line literal"),
+    ],
+)
+def test_knob_without_a_rewritable_assignment_is_a_manifest_error(
+    tmp_path: Path, pipeline_edit: tuple[str, str], message: str
+) -> None:
+    folder = make_user_target(tmp_path / "t")
+    train = folder / "pipeline" / "train.py"
+    train.write_text(train.read_text().replace(*pipeline_edit))
+    with pytest.raises(InputError, match=message) as caught:
+        load_target(folder)
+    assert USER_MANIFEST.splitlines()[caught.value.line - 1] == 'name = "lr"'
 
 
 def test_unknown_target_name_lists_the_builtins(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="digits"):
         load_target(tmp_path / "nowhere")
+
+
+def test_provider_that_fails_to_import_names_the_provider_file(tmp_path: Path) -> None:
+    folder = make_user_target(tmp_path / "t")
+    (folder / "provider.py").write_text("import numpy as np\ndef broken(:\n")
+    target = load_target(folder)
+    with pytest.raises(InputError, match="data provider failed to import: SyntaxError") as caught:
+        target.proxy_split(0)
+    assert caught.value.path.endswith("provider.py")
 
 
 def test_provider_without_required_functions_is_a_clear_error(tmp_path: Path) -> None:
@@ -273,3 +306,12 @@ def test_provider_without_required_functions_is_a_clear_error(tmp_path: Path) ->
     target = load_target(folder)
     with pytest.raises(InputError, match="no function hidden_split"):
         target.hidden_split(0)
+
+
+def test_targets_survive_pickling_for_parallel_workers(tmp_path: Path) -> None:
+    import pickle
+
+    for target in (load_target("digits"), load_target(make_user_target(tmp_path / "t"))):
+        clone = pickle.loads(pickle.dumps(target))
+        assert clone == target
+        assert np.array_equal(clone.proxy_split(1)[1], target.proxy_split(1)[1])

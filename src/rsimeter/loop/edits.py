@@ -11,7 +11,8 @@ A pipeline file marks its regions with comment lines::
 A changed line belongs to the region it sits in. In the knob region, a line that assigns
 a declared knob takes that knob's surface and change kind; any other knob-region line
 counts as a code hyperparameter. Lines above the first marker (imports, docstring) count
-as code architecture. A file on one surface only needs no markers.
+as code architecture. A file on one surface only needs no markers; a change to an
+unmarked file on several surfaces counts on all of them.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rsimeter.loop.target import Knob, Target
+import numpy as np
+
+from rsimeter.loop.target import KNOB_ASSIGNMENT, Knob, Target
 
 MARKER = re.compile(r"^#\s*-{3,}\s*(?:(knobs)\b|(code|data|objective) surface\s*\((\w+)\))")
 DEFAULT_KIND = {"code": "architecture", "data": "data", "objective": "loss"}
-_ASSIGN = r"^({name}\s*(?::[^=]*)?=\s*)(.*?)(\s*#.*)?$"
+_ASSIGN = KNOB_ASSIGNMENT
 
 
 # -- knob patches -------------------------------------------------------------------------
@@ -77,6 +80,8 @@ def knob_values(target: Target) -> dict[str, Any]:
 
 
 def _literal(knob: Knob, value: Any) -> str:
+    if isinstance(value, np.generic):  # numpy scalars from samplers: use the Python value
+        value = value.item()
     if knob.kind == "bool":
         if not isinstance(value, bool):
             raise ValueError(f"knob {knob.name}: expected a bool, got {value!r}")
@@ -236,8 +241,10 @@ Region = tuple[str, str] | None  # (surface, change kind); "knobs" region has su
 
 
 def _regions(lines: list[str], surfaces: tuple[str, ...]) -> list[Region]:
-    if len(surfaces) == 1 and not any(MARKER.match(line) for line in lines):
-        return [(surfaces[0], DEFAULT_KIND[surfaces[0]])] * max(1, len(lines))
+    if not any(MARKER.match(line) for line in lines):
+        if len(surfaces) == 1:
+            return [(surfaces[0], DEFAULT_KIND[surfaces[0]])] * max(1, len(lines))
+        return [None] * max(1, len(lines))  # unmarked file on several surfaces: all of them
     current: Region = ("code", "architecture") if "code" in surfaces else None
     out: list[Region] = []
     for line in lines:

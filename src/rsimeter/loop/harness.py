@@ -125,7 +125,8 @@ class CandidateResult:
         flags = ", ".join(self.integrity) or "none"
         lines = [
             f"candidate {self.candidate_id} ({self.role}, {self.improver}): {self.status}",
-            f"  σ {sigma}   proxy {_fmt(self.proxy_score)}   hidden {list(self.hidden_scores)}",
+            f"  σ {sigma}   proxy {_fmt(self.proxy_score)}   "
+            f"hidden {', '.join(_fmt(h) for h in self.hidden_scores) or 'n/a'}",
             f"  surfaces {', '.join(self.surfaces) or '-'}"
             f"   change {', '.join(self.change_kind) or '-'}",
             f"  integrity: {flags}",
@@ -210,7 +211,9 @@ def evaluate_patch(
     )
     try:
         files = materialize(target, [*parent_patches, patch])
-        surfaces, kinds = describe_patch(target, patch)
+        # a reference is a set of patches: describe everything it changes
+        described = _full_diff(target, files) if role == "reference" else patch
+        surfaces, kinds = describe_patch(target, described)
     except PatchRejected as e:
         return CandidateResult(
             **base,  # type: ignore[arg-type]
@@ -249,9 +252,9 @@ def baseline_of(target: Target, runs: Sequence[SeedRun]) -> Baseline:
             f"(seed {bad[0].seed}: {bad[0].status}; {bad[0].note or 'no detail'}); "
             "σ needs it as the 0.1 anchor"
         )
-    anchor = float(np.mean([r.hidden for r in runs if r.hidden is not None]))
     try:
-        target.sigma(anchor, anchor)
+        for r in runs:
+            target.sigma(float(r.hidden or 0.0), float(r.hidden or 0.0))
     except ValueError as e:
         raise RsimeterError(f"{target.name}: the σ ladder cannot be built: {e}") from e
     return Baseline(
@@ -259,6 +262,13 @@ def baseline_of(target: Target, runs: Sequence[SeedRun]) -> Baseline:
         tuple(float(r.hidden) for r in runs if r.hidden is not None),
         tuple(float(r.proxy) for r in runs if r.proxy is not None),
     )
+
+
+def _full_diff(target: Target, files: dict[str, str]) -> str:
+    from rsimeter.loop.patches import diff_files
+
+    shipped = materialize(target, [])
+    return diff_files(dict(shipped), dict(files))
 
 
 def describe_patch(target: Target, patch: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -292,8 +302,14 @@ def assemble(
     sigma: Estimate | None = None
     seed_sigmas: tuple[float, ...] = ()
     if status == "ok" and len(hidden) == len(runs):
-        anchor = baseline.anchor if baseline is not None else float(np.mean(hidden))
-        seed_sigmas = tuple(target.sigma(h, anchor) for h in hidden)
+        # each seed is placed on the ladder of the shipped pipeline run with the same seed,
+        # so the shipped pipeline is at exactly 0.1 on every seed and σ differences are paired
+        anchors = dict(zip(baseline.seeds, baseline.hidden, strict=False)) if baseline else {}
+        fallback = baseline.anchor if baseline is not None else float(np.mean(hidden))
+        seed_sigmas = tuple(
+            target.sigma(h, anchors.get(r.seed, fallback))
+            for h, r in zip(hidden, runs, strict=True)
+        )
         sigma = mean_estimate(seed_sigmas, what="σ")
         if baseline is not None and base.get("role") != "shipped":
             flags += integrity.score_flags(target, runs, baseline, seed_sigmas)
@@ -353,8 +369,24 @@ def run_seed(
     target: Target, files: dict[str, str], seed: int, *, unsafe_no_sandbox: bool = False
 ) -> SeedRun:
     """Train the pipeline (files: editable texts) once from scratch and score it."""
-    with tempfile.TemporaryDirectory(prefix="rsimeter-cand-") as tmp:
-        return _run_seed_in(Path(tmp), target, files, seed, unsafe_no_sandbox)
+    tmp = Path(tempfile.mkdtemp(prefix="rsimeter-cand-"))
+    try:
+        return _run_seed_in(tmp, target, files, seed, unsafe_no_sandbox)
+    finally:
+        _remove_tree(tmp)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a candidate's folder; killed processes may still be exiting, so retry."""
+    for attempt in range(10):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1 * (attempt + 1))
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _run_seed_in(
@@ -400,16 +432,13 @@ def _run_seed_in(
     status, note = _train_status(train, record)
     if status != "ok":
         return SeedRun(seed, status, budget_used=used, integrity=tuple(flags), note=note)
-    scores: dict[str, float] = {}
-    for split in ("proxy", "hidden"):
-        inputs, labels = target.proxy_split(seed) if split == "proxy" else target.hidden_split(seed)
-        score, run, why = _predict_and_score(tmp, work, target, inputs, labels, python, unsafe)
-        used = _sum_budgets([used, _usage(run)]) if run is not None else used
-        if run is not None:
-            flags += integrity.sandbox_flags(run)
-        if score is None:
-            return SeedRun(seed, "failed", budget_used=used, integrity=tuple(flags), note=why)
-        scores[split] = score
+    splits = {"proxy": target.proxy_split(seed), "hidden": target.hidden_split(seed)}
+    scores, run, why = _predict_and_score(tmp, work, target, splits, unsafe)
+    used = _sum_budgets([used, _usage(run)])
+    flags += integrity.sandbox_flags(run)
+    if scores is None:
+        status = "integrity_violation" if integrity.is_violation(flags) else "failed"
+        return SeedRun(seed, status, budget_used=used, integrity=tuple(flags), note=why)
     return SeedRun(
         seed, "ok", scores["proxy"], scores["hidden"], used, tuple(dict.fromkeys(flags)), ""
     )
@@ -464,33 +493,41 @@ def _predict_and_score(
     tmp: Path,
     work: Path,
     target: Target,
-    inputs: np.ndarray,
-    labels: np.ndarray,
-    python: str,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
     unsafe: bool,
-) -> tuple[float | None, SandboxResult | None, str]:
-    """Predict in a sandbox that sees the trained folder read-only and the inputs only."""
+) -> tuple[dict[str, float] | None, SandboxResult, str]:
+    """Predict every split in ONE sandbox that sees the trained folder read-only and the
+    inputs only (labels stay here), then score each split."""
     in_dir = tmp / f"inputs-{uuid.uuid4().hex[:8]}"
     out_dir = tmp / f"predict-{uuid.uuid4().hex[:8]}"
     in_dir.mkdir()
     out_dir.mkdir()
-    np.save(in_dir / "x.npy", np.ascontiguousarray(inputs), allow_pickle=False)
+    calls = []
+    for name, (inputs, _) in splits.items():
+        np.save(in_dir / f"{name}.npy", np.ascontiguousarray(inputs), allow_pickle=False)
+        calls.append(
+            [
+                "predict", "--workdir", MODEL_IN_SANDBOX,
+                "--inputs", f"{INPUTS_IN_SANDBOX}/{name}.npy",
+                "--out", f"{WORKDIR_IN_SANDBOX}/{name}.npy",
+                "--model", f"{MODEL_IN_SANDBOX}/out/model.pt",
+                "--entry", target.entry,
+            ]
+        )  # fmt: skip
+    # one interpreter for all splits: the driver (and torch) load once. Paths travel as
+    # separate arguments so the unsandboxed mode can map each to its host path.
+    width = len(calls[0])
+    script = (
+        "import os, sys\n"
+        "sys.path.insert(0, os.path.dirname(sys.argv[1])); import driver\n"
+        f"args = sys.argv[2:]\n"
+        f"for i in range(0, len(args), {width}):\n"
+        f"    code = driver.main(args[i:i + {width}])\n"
+        "    if code: sys.exit(code)\n"
+    )
+    flat = [a for call in calls for a in call]
     run = run_in_sandbox(
-        [
-            python,
-            DRIVER_IN_SANDBOX,
-            "predict",
-            "--workdir",
-            MODEL_IN_SANDBOX,
-            "--inputs",
-            f"{INPUTS_IN_SANDBOX}/x.npy",
-            "--out",
-            f"{WORKDIR_IN_SANDBOX}/p.npy",
-            "--model",
-            f"{MODEL_IN_SANDBOX}/out/model.pt",
-            "--entry",
-            target.entry,
-        ],
+        [_python(), "-c", script, DRIVER_IN_SANDBOX, *flat],
         workdir=out_dir,
         readonly_binds={
             driver_path(): DRIVER_IN_SANDBOX,
@@ -504,19 +541,23 @@ def _predict_and_score(
     shutil.rmtree(in_dir, ignore_errors=True)
     if not run.ok:
         tail = run.stderr_tail.strip().splitlines()[-1:] or [""]
-        return (
-            None,
-            run,
-            f"prediction failed ({run.killed_reason or run.returncode}): {tail[0][:300]}",
-        )
-    path = out_dir / "p.npy"
-    try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_PREDICTIONS_BYTES:
-            return None, run, "no usable predictions file"
-        predictions = np.load(path, allow_pickle=False)
-        return float(target.score(predictions, labels)), run, ""
-    except (OSError, ValueError) as e:
-        return None, run, f"malformed predictions: {e}"
+        why = run.killed_reason or run.returncode
+        return None, run, f"prediction failed ({why}): {tail[0][:300]}"
+    scores = {}
+    for name, (_, labels) in splits.items():
+        path = out_dir / f"{name}.npy"
+        try:
+            if (
+                path.is_symlink()
+                or not path.is_file()
+                or path.stat().st_size > MAX_PREDICTIONS_BYTES
+            ):
+                return None, run, f"no usable {name} predictions file"
+            predictions = np.load(path, allow_pickle=False)
+            scores[name] = float(target.score(predictions, labels))
+        except (OSError, ValueError) as e:
+            return None, run, f"malformed {name} predictions: {e}"
+    return scores, run, ""
 
 
 # -- experiments ---------------------------------------------------------------------------
@@ -539,6 +580,7 @@ class ExperimentResult:
     candidates: tuple[CandidateResult, ...]
     seconds: float
     held_out_confirmed: bool = False
+    direction: str = "max"  # the metric's: which proxy scores are better
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON shape of ``rsimeter loop run`` and ``loop show``."""
@@ -632,6 +674,47 @@ def _evaluate_task(task: _Task) -> CandidateResult:
     )
 
 
+@dataclass(frozen=True)
+class _Done:
+    """A task's seed runs (σ is placed later, once the shipped baseline is known)."""
+
+    task: _Task
+    runs: tuple[SeedRun, ...]
+    surfaces: tuple[str, ...]
+    kinds: tuple[str, ...]
+    seconds: float
+    rejected: CandidateResult | None = None
+
+
+def _run_task(task: _Task) -> _Done:
+    """Top-level (picklable): run one task's seeds in a worker, without needing the baseline."""
+    started = time.monotonic()
+    if task.role == "shipped":
+        runs = tuple(_baseline_task(task))
+        return _Done(task, runs, (), (), time.monotonic() - started)
+    try:
+        files = materialize(task.target, [*task.parent_patches, task.patch])
+        described = _full_diff(task.target, files) if task.role == "reference" else task.patch
+        surfaces, kinds = describe_patch(task.target, described)
+    except PatchRejected:
+        return _Done(task, (), (), (), 0.0, rejected=_evaluate_task(task))
+    runs = tuple(run_seed(task.target, files, s, unsafe_no_sandbox=task.unsafe) for s in task.seeds)
+    return _Done(task, runs, surfaces, kinds, time.monotonic() - started)
+
+
+def _finish(done: _Done, baseline: Baseline) -> CandidateResult:
+    if done.rejected is not None:
+        return done.rejected
+    t = done.task
+    base = dict(
+        candidate_id=t.candidate_id, parent_id=t.parent_id, experiment_id=t.experiment_id,
+        cycle=t.cycle, patch=t.patch, improver=t.improver, role=t.role, seeds=t.seeds,
+    )  # fmt: skip
+    return assemble(
+        base, done.runs, t.target, baseline, done.surfaces, done.kinds, t.note, done.seconds
+    )
+
+
 def _baseline_task(task: _Task) -> list[SeedRun]:
     files = materialize(task.target, [])
     return [run_seed(task.target, files, s, unsafe_no_sandbox=task.unsafe) for s in task.seeds]
@@ -705,45 +788,22 @@ def run_experiment(
 
     shipped = next((c for c in history if c.role == "shipped"), None)
     baseline: Baseline | None = None
+    pending_shipped: _Task | None = None
     if shipped is None:
-        runs = next(
-            parallel_map_list(
-                _baseline_task,
-                [task("", cycle=0, role="shipped")],
-                workers=1,
-                dask_address=dask_address,
-            )
-        )
-        baseline = baseline_of(target, runs)
-        shipped = keep(
-            assemble(
-                dict(
-                    candidate_id=new_id("cand"),
-                    parent_id=None,
-                    experiment_id=exp_id,
-                    cycle=0,
-                    patch="",
-                    improver="shipped",
-                    role="shipped",
-                    seeds=seed_list,
-                ),
-                runs,
-                target,
-                baseline,
-                (),
-                (),
-                "the pipeline as shipped",
-                0.0,
-            )
+        pending_shipped = task(
+            "", cycle=0, role="shipped", note="the pipeline as shipped", name="shipped"
         )
     else:
         baseline = Baseline(seed_list, shipped.hidden_scores, shipped.proxy_scores)
-    done = max([c.cycle for c in history if c.role == "candidate"], default=0)
-    cycle = done
-    while cycle < cycles:
-        batch: list[_Task] = []
+    # improvers that do not learn from the history get all their proposals at once, so
+    # workers never wait for a round's slowest candidate
+    per_round = workers if getattr(improver, "adaptive", True) else max(1, cycles)
+    cycle = max([c.cycle for c in history if c.role == "candidate"], default=0)
+    while cycle < cycles or pending_shipped is not None:
+        batch: list[_Task] = [pending_shipped] if pending_shipped is not None else []
         failed: list[CandidateResult] = []
-        for _ in range(min(workers, cycles - cycle)):
+        room = per_round - len(batch) if per_round == workers else per_round
+        for _ in range(max(0, min(room, cycles - cycle))):
             cycle += 1
             rng = np.random.default_rng([_seed_of(exp_id), cycle])
             visible = [c for c in history if c.role == "candidate"]
@@ -761,12 +821,19 @@ def run_experiment(
                 parents = _lineage_patches(history, proposal.parent_id)
                 t = replace(t, parent_id=proposal.parent_id, parent_patches=parents)
             batch.append(t)
+        pending_shipped = None
+        for done in parallel_map_list(_run_task, batch, workers=workers, dask_address=dask_address):
+            if done.task.role == "shipped":  # first in its batch: the baseline for the rest
+                baseline = baseline_of(target, done.runs)
+                keep(_finish(done, baseline))
+                for broken in failed:
+                    keep(broken)
+                failed = []
+                continue
+            assert baseline is not None
+            keep(_finish(done, baseline))
         for broken in failed:
             keep(broken)
-        for scored in parallel_map_list(
-            _evaluate_task, batch, workers=workers, dask_address=dask_address
-        ):
-            keep(scored)
     extra: list[_Task] = []
     if reference and target.reference_patches and not any(c.role == "reference" for c in history):
         from rsimeter.loop.improvers.scripted import read_patch_file
@@ -791,10 +858,11 @@ def run_experiment(
                     parent_id=best.candidate_id,
                 )
             )
+    assert baseline is not None
     for done_extra in parallel_map_list(
-        _evaluate_task, extra, workers=workers, dask_address=dask_address
+        _run_task, extra, workers=workers, dask_address=dask_address
     ):
-        keep(done_extra)
+        keep(_finish(done_extra, baseline))
     result = metrics.summarise(
         exp_id,
         target.name,
@@ -852,3 +920,85 @@ def _lineage_patches(history: Sequence[CandidateResult], parent_id: str) -> tupl
 
 def _seed_of(experiment_id: str) -> int:
     return int(hashlib.sha256(experiment_id.encode()).hexdigest()[:8], 16)
+
+
+# -- one patch, and the short built-in experiment ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class TryResult:
+    """One submitted patch, scored against the shipped pipeline on the same seeds."""
+
+    candidate: CandidateResult
+    sigma_shipped: Estimate
+    sigma_gain: Estimate  # σ(candidate) − σ(shipped), paired by seed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape of ``rsimeter loop try``."""
+        return {
+            **self.candidate.to_dict(),
+            "sigma_shipped": self.sigma_shipped.to_dict(),
+            "sigma_gain": self.sigma_gain.to_dict(),
+        }
+
+    def summary(self) -> str:
+        return (
+            f"{self.candidate.summary()}\n  σ shipped {self.sigma_shipped}   "
+            f"σ gain {self.sigma_gain}"
+        )
+
+
+def try_patch(
+    target: Target,
+    patch: str,
+    *,
+    seeds: int | Sequence[int] = 1,
+    store: Store | None = None,
+    unsafe_no_sandbox: bool = False,
+    label: str = "patch",
+) -> TryResult:
+    """Evaluate one patch (and the shipped pipeline on the same seeds), recorded as a
+    one-candidate experiment of the ``manual`` improver."""
+    from rsimeter.loop.improvers.scripted import ScriptedImprover
+    from rsimeter.loop.metrics import paired_difference
+
+    improver = ScriptedImprover([patch], [label], name="manual")
+    result = run_experiment(
+        target,
+        improver,
+        cycles=1,
+        seeds=seeds,
+        store=store,
+        unsafe_no_sandbox=unsafe_no_sandbox,
+        reference=False,
+        ablate=False,
+    )
+    shipped = next(c for c in result.candidates if c.role == "shipped")
+    cand = next(c for c in result.candidates if c.role == "candidate")
+    gain = (
+        paired_difference(cand, shipped)
+        if cand.seed_sigmas
+        else Estimate.missing(f"candidate not scored ({cand.status})")
+    )
+    return TryResult(cand, result.sigma_shipped, gain)
+
+
+def run_default_experiment(store: Store) -> ExperimentResult:
+    """A short built-in experiment on CPU (digits, random improver, 3 cycles, 1 seed,
+    with the reference improvement; no ablation).
+
+    Needs bubblewrap: without it, raises RsimeterError with the install hint (the
+    sandbox is never skipped silently). Takes under a minute on a laptop CPU.
+    """
+    from rsimeter.loop.improvers.random import RandomImprover
+    from rsimeter.loop.target import load_target
+
+    return run_experiment(
+        load_target("digits"),
+        RandomImprover(),
+        cycles=3,
+        seeds=1,
+        store=store,
+        reference=True,
+        ablate=False,
+    )

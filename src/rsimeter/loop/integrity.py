@@ -131,7 +131,7 @@ def driver_flags(record: Any) -> list[str]:
     """Flags the driver reported in train.json (its own checks, and the error it caught)."""
     if not isinstance(record, dict):
         return []
-    flags = [f for f in stderr_events(str(record.get("error", ""))[-4000:]) if f in VIOLATIONS]
+    flags = stderr_events(str(record.get("error", ""))[-4000:])
     items = record.get("integrity")
     if not isinstance(items, list):
         return flags

@@ -248,6 +248,7 @@ def summarise(
             {},
             tuple(history),
             seconds,
+            direction=direction,
         )
     best = best_candidate(history, direction)
     top = best or shipped
@@ -267,6 +268,7 @@ def summarise(
         candidates=tuple(history),
         seconds=seconds,
         held_out_confirmed=bool(best is not None and math.isfinite(gain.low) and gain.low > 0),
+        direction=direction,
     )
 
 

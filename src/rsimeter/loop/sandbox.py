@@ -170,7 +170,7 @@ def _bwrap_args(
     if as_root:
         # root is exempt from RLIMIT_NPROC: the launcher drops to an unprivileged uid
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
-        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
         if not network:
             args += ["--unshare-net"]
     else:
@@ -283,11 +283,12 @@ report = {"signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
           "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
           "left_behind": len(left), "cpu": ru.ru_utime + ru.ru_stime, "rss_kb": ru.ru_maxrss}
 os.write(fd, json.dumps(report).encode())
-for p in left:
+# everything else in this PID namespace goes (bwrap's init waits for every process)
+for _ in range(3):
     try:
-        os.kill(int(p), signal.SIGKILL)
+        os.kill(-1, signal.SIGKILL)
     except OSError:
-        pass
+        break
 os._exit(report["code"] if report["code"] is not None else 128 + (report["signal"] or 0))
 """
 

@@ -40,6 +40,8 @@ CHANGE_KINDS = (
     "update_rule",
     "architecture",
 )
+# A knob is a top-level, one-line ``name = literal  # comment`` assignment.
+KNOB_ASSIGNMENT = r"^({name}\s*(?::[^=]*)?=\s*)(.*?)(\s*#.*)?$"
 # Metrics the harness can score; each maps predictions and labels to one number.
 METRICS = ("accuracy", "bpc", "nll")
 
@@ -374,6 +376,11 @@ def _read_manifest(path: Path) -> Target:
                 f"knobs.{k.name}: file {k.file!r} is not on any surface",
                 _line_of(text, ["knobs", str(index), "file"]),
             )
+        problem = _knob_problem(root / k.file, k.name)
+        if problem:
+            raise InputError(
+                path, f"knobs.{k.name}: {problem}", _line_of(text, ["knobs", str(index), "name"])
+            )
         knobs.append(
             Knob(
                 name=k.name,
@@ -413,6 +420,21 @@ def _read_manifest(path: Path) -> Target:
         manifest=path,
         provider_path=provider,
     )
+
+
+def _knob_problem(file: Path, name: str) -> str | None:
+    """Why ``name`` is not a rewritable knob in ``file``, or None when it is."""
+    import ast
+
+    text = file.read_text(encoding="utf-8")
+    found = re.search(KNOB_ASSIGNMENT.format(name=re.escape(name)), text, re.MULTILINE)
+    if found is None:
+        return f"no top-level assignment '{name} = ...' in {file.name}"
+    try:
+        ast.literal_eval(found.group(2).strip())
+    except (ValueError, SyntaxError):
+        return f"'{found.group(0).strip()}' in {file.name} is not a one-line literal"
+    return None
 
 
 def _inside(folder: Path, name: str, manifest: Path, key: str) -> Path:
@@ -516,12 +538,14 @@ def run_trusted(
     *,
     files: dict[str, str] | None = None,
     budget: float | None = None,
+    proxy: bool = True,
 ) -> TrustedRun:
     """Train and score ``target`` in this process, with NO sandbox.
 
     Only for pipelines the project wrote itself (the shipped targets and their reference
     patches, in tests and calibration): candidate code goes through the harness and its
-    sandbox instead. ``files`` replaces pipeline files (relative path -> new text).
+    sandbox instead. ``files`` replaces pipeline files (relative path -> new text);
+    ``proxy=False`` skips scoring the proxy split.
     """
     import json
     import shutil
@@ -540,8 +564,10 @@ def run_trusted(
     record = json.loads((out / "train.json").read_text())
     if record["status"] != "ok":
         return TrustedRun(record["status"], None, None, record)
-    scores = []
-    for name, split in (("hidden", target.hidden_split(seed)), ("proxy", target.proxy_split(seed))):
+    scores: list[float | None] = [None, None]
+    splits = [("hidden", target.hidden_split)] + ([("proxy", target.proxy_split)] if proxy else [])
+    for index, (name, make_split) in enumerate(splits):
+        split = make_split(seed)
         np.save(workdir / f"{name}_x.npy", split[0])
         code = driver.predict(
             workdir,
@@ -553,5 +579,5 @@ def run_trusted(
         if code != 0:
             return TrustedRun("failed", None, None, record)
         predictions = np.load(workdir / f"{name}_p.npy", allow_pickle=False)
-        scores.append(target.score(predictions, split[1]))
+        scores[index] = target.score(predictions, split[1])
     return TrustedRun("ok", scores[0], scores[1], record)

@@ -32,7 +32,12 @@ class Proposal:
 
 @runtime_checkable
 class Improver(Protocol):
-    """Anything that proposes candidates: search baselines, scripts, language models."""
+    """Anything that proposes candidates: search baselines, scripts, language models.
+
+    An improver may set ``adaptive = False`` when its proposals ignore the history;
+    the harness then asks for all of them at once and keeps every worker busy
+    (otherwise it proposes one round of ``workers`` candidates at a time).
+    """
 
     name: str
 

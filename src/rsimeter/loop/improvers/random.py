@@ -46,6 +46,7 @@ class RandomImprover:
 
     name: str = "random"
     share: float = 0.5  # chance that each knob is changed
+    adaptive: bool = False  # ignores the history: all proposals can be made at once
 
     def propose(
         self,

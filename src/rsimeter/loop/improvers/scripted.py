@@ -40,6 +40,8 @@ class ScriptedImprover:
     patches: Sequence[str]
     labels: Sequence[str] = ()
     name: str = "scripted"
+    adaptive: bool = False  # ignores the history: all proposals can be made at once
+    _next: int = 0  # proposals made by this instance (several may be pending at once)
 
     @classmethod
     def from_files(cls, paths: Sequence[Path]) -> ScriptedImprover:
@@ -58,6 +60,8 @@ class ScriptedImprover:
     ) -> Proposal:
         """The next patch not yet replayed (cycling when asked for more than were given)."""
         done = sum(1 for c in history if c.improver == self.name)
-        i = done % len(self.patches)
+        self._next = max(self._next, done)
+        i = self._next % len(self.patches)
+        self._next += 1
         label = self.labels[i] if i < len(self.labels) else f"patch {i + 1}"
         return Proposal(self.patches[i], None, f"scripted: {label}")

@@ -19,6 +19,7 @@ exposed parameters, with the same number of selection runs per generation).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -181,8 +182,8 @@ def _diff_from_parent(
 ) -> dict[str, tuple[Any, Any]]:
     if v.parent is None:
         return {}
-    for p in versions:
-        if p.arm == v.arm and p.version.digest() == v.parent:
+    for p in versions:  # the parent may be recorded under another arm (generation 0)
+        if p.version.digest() == v.parent:
             return p.version.diff(v.version)
     return {}
 
@@ -439,6 +440,7 @@ def run_recursion(
         if "gen0_repeated" not in config.controls:
             runner.rows = [r for r in runner.rows if r["arm"] != "gen0_repeated"]
         runner.rows = [r for r in runner.rows if r["arm"] != "_second"]
+        runner.candidate_rows = [r for r in runner.candidate_rows if r["arm"] != "_second"]
     if "tpe" in config.controls:
         _tpe_control(runner, surface, gen0, sel0, config, versions)
 
@@ -525,25 +527,39 @@ def rich_table(run: RecursionRun) -> Any:
 
     est = run.estimate
     arms = [est.treatment, *est.controls]
-    t = Table(title=f"Recursion on {', '.join(run.tasks)} ({run.config.meta} meta-improver)")
+    t = Table(
+        title=f"Recursion on {', '.join(run.tasks)} ({run.config.meta} meta-improver)",
+        caption=f"95% intervals; {est.units} held-out units ({est.method})",
+    )
     t.add_column("gen", justify="right")
     for a in arms:
-        t.add_column(f"utility: {a.arm}")
-    t.add_column("gain Δ_k")
-    t.add_column("gain ratio ρ_k")
-    t.add_column("seconds T_k")
+        t.add_column(Text(a.arm))
+    for name in ("gain Δ_k", "ratio ρ_k", "seconds T_k"):
+        t.add_column(Text(name))
     for g in est.treatment.generations:
         k = g.generation
-        cells = [str(a.generations[k].utility) if k < len(a.generations) else "" for a in arms]
-        t.add_row(str(k), *cells, str(g.gain), str(g.gain_ratio), str(g.seconds))
+        cells = [
+            Text(_cell(a.generations[k].utility)) if k < len(a.generations) else Text("")
+            for a in arms
+        ]
+        t.add_row(
+            str(k), *cells, Text(_cell(g.gain)), Text(_cell(g.gain_ratio)), Text(_cell(g.seconds))
+        )
     colour = {"compounding": "green", "damped": "yellow"}.get(est.verdict.verdict, "white")
     lines = [
         Text(f"mean gain ratio ρ̄: {show(est.treatment.mean_gain_ratio)}"),
         Text(f"generation-time ratio q: {show(est.treatment.mean_time_ratio)}"),
-        Text(f"AI share of the gain: {run.ai_gain_share}"),
+        Text(f"AI share of the gain: {show(run.ai_gain_share)}"),
         Text(f"verdict: {est.verdict.verdict}", style=f"bold {colour}"),
         *(Text(f"  - {r}") for r in est.verdict.reasons),
     ]
     if run.experiment_id:
         lines.append(Text(f"stored as {run.experiment_id}", style="dim"))
     return Group(t, *lines)
+
+
+def _cell(est: Estimate) -> str:
+    if math.isnan(est.value):
+        return "–"
+    text = show(est)
+    return text[: text.rfind(" (n=")] if " (n=" in text else text

@@ -107,7 +107,8 @@ class ToyEnv:
         self.proxy_noise = proxy_noise
         self.scale = scale
         self.seconds = seconds
-        rng = np.random.default_rng(abs(hash(name)) % 2**32 if name != "toy" else 7)
+        # the landscape depends on the name only (stable across processes and runs)
+        rng = np.random.default_rng(int(hashlib.sha256(name.encode()).hexdigest()[:8], 16))
         self.optimum = rng.uniform(0.6, 0.95, size=n)
         self.calls = 0
 

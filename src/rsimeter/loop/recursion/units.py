@@ -91,6 +91,7 @@ class Proposed:
     transcript: dict[str, Any] | None = None
     seconds: float = 0.0  # proxy evaluations the improver ran while proposing
     cost: float = 0.0
+    rejected: str | None = None  # why the proposal cannot be a patch (not evaluated)
 
 
 Proposer = Callable[
@@ -118,7 +119,12 @@ def search_proposer(
     parent_idx, point = propose_point(space, points, version, env.shipped(), rng)
     parent = outcomes[parent_idx].candidate_id if parent_idx is not None else None
     changed = {k: v for k, v in point.items() if env.shipped().get(k) != v}
-    return Proposed(env.patch_for(changed), parent, point, f"{version.strategy} {changed}")
+    note = f"{version.strategy} {changed}"
+    try:
+        patch = env.patch_for(changed)
+    except ValueError as e:  # a value the target's knob space refuses
+        return Proposed("", parent, point, note, rejected=str(e))
+    return Proposed(patch, parent, point, note)
 
 
 def run_unit(
@@ -149,8 +155,14 @@ def run_unit(
         prop = proposer(version, env, outcomes, points, seed, rng)
         seconds += max(time.perf_counter() - t0, prop.seconds)
         extra_cost += prop.cost
-        out = env.evaluate(prop.patch, seed, parent_id=prop.parent_id, author=author)
-        out = replace(out, note=prop.note[:500], patch=prop.patch, transcript=prop.transcript)
+        if prop.rejected is not None:
+            out = Outcome(
+                f"rejected-{len(outcomes)}", prop.parent_id, "rejected", math.nan, math.nan,
+                0.0, 0.0, author, note=f"rejected: {prop.rejected}"[:500],
+            )  # fmt: skip
+        else:
+            out = env.evaluate(prop.patch, seed, parent_id=prop.parent_id, author=author)
+            out = replace(out, note=prop.note[:500], patch=prop.patch, transcript=prop.transcript)
         outcomes.append(out)
         seconds += out.seconds
         if prop.point is not None:

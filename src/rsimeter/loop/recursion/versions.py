@@ -74,6 +74,7 @@ class Param:
             v = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
         else:
             v = lo + u * (hi - lo)
+        v = min(max(v, lo), hi)  # exp/log round-off must not leave the declared range
         return round(v) if self.kind == "int" else float(v)
 
     def sample(self, rng: np.random.Generator) -> Any:

@@ -78,7 +78,8 @@ def select(pool, rng):
         first.sort()
         x, y = x[first], y[first]
     if knn_filter_k > 0:
-        d = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+        sq = (x.astype(np.float64) ** 2).sum(1)
+        d = sq[:, None] + sq[None, :] - 2 * x.astype(np.float64) @ x.T.astype(np.float64)
         np.fill_diagonal(d, np.inf)
         near = np.argsort(d, axis=1)[:, :knn_filter_k]
         agree = (y[near] == y[:, None]).mean(axis=1)
