@@ -610,7 +610,8 @@ def ingest_paths(
     result = IngestResult()
     files = discover([Path(p) for p in paths], result.problems)
     total = sum(_size(p) for p, _ in files)
-    with Progress(console=err_console, transient=True, disable=not progress) as bar:
+    show = progress and err_console.is_terminal
+    with Progress(console=err_console, transient=True, disable=not show) as bar:
         task = bar.add_task("reading transcripts", total=total or None)
         writer = _Writer(store, result, force=force)
         todo = [(p, src) for p, src in files if not writer.unchanged(p)]
