@@ -59,7 +59,8 @@ class _Reader:
         self.seen_messages: set[str] = set()
         self.seen_tools: set[str] = set()
         self.seen_results: set[str] = set()
-        # The assistant message being streamed: (session, id, seq, time, size, asks, text hashes)
+        # The assistant message being streamed:
+        # [session, id, seq, time, size, last text, hashes of its text blocks]
         self.pending: list[Any] | None = None
 
     def flush(self) -> Iterator[Item]:
@@ -74,7 +75,7 @@ class _Reader:
                 "assistant",
                 "assistant_message",
                 size=p[4],
-                asks=p[5],
+                asks=asks_question(p[5]),
             )
 
     def read(self) -> Iterator[Item]:
@@ -236,7 +237,7 @@ class _Reader:
                     if h not in self.pending[6]:  # cumulative re-sends repeat earlier blocks
                         self.pending[6].add(h)
                         self.pending[4] += len(text)
-                        self.pending[5] = asks_question(text)
+                        self.pending[5] = text  # the last text decides whether it asks
             elif btype == "tool_use":
                 tid = str(block.get("id") or f"{mid}:{lineno}")
                 if tid in self.seen_tools:
