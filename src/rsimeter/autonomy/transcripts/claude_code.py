@@ -80,7 +80,7 @@ class _Reader:
 
     def read(self) -> Iterator[Item]:
         for lineno, rec in iter_records(self.ctx):
-            typ = rec.get("type")
+            typ = _str(rec.get("type"))
             if typ == "assistant":
                 yield from self.assistant(lineno, rec)
                 continue
@@ -90,7 +90,7 @@ class _Reader:
             elif typ in _NO_EVENTS:
                 continue
             else:
-                self.ctx.skip(f"{SOURCE}:{typ}" if isinstance(typ, str) else f"{SOURCE}:(no type)")
+                self.ctx.skip(f"{SOURCE}:{typ}" if typ is not None else f"{SOURCE}:(no type)")
         yield from self.flush()
 
     def session_of(self, rec: dict[str, Any]) -> tuple[str, tuple[Item, ...]]:
@@ -143,7 +143,7 @@ class _Reader:
             if isinstance(block, str):
                 text = block
             elif isinstance(block, dict):
-                btype = block.get("type")
+                btype = _str(block.get("type"))
                 if btype == "tool_result":
                     yield from self.tool_result(session, uid, time, block)
                     continue
@@ -229,7 +229,7 @@ class _Reader:
         for block in blocks:
             if not isinstance(block, dict):
                 continue
-            btype = block.get("type")
+            btype = _str(block.get("type"))
             if btype == "text" and self.pending is not None:
                 text = block.get("text")
                 if isinstance(text, str) and text:
@@ -258,6 +258,10 @@ class _Reader:
                     asks=name in ASK_TOOLS,
                     runs_tests=tests,
                 )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def read_claude_code(ctx: ReadContext) -> Iterator[Item]:
