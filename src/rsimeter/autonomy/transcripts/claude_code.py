@@ -62,6 +62,9 @@ class _Reader:
         # The assistant message being streamed:
         # [session, id, seq, time, size, last text, hashes of its text blocks]
         self.pending: list[Any] | None = None
+        # The human just stopped the agent (a rejection or an interrupted tool): the
+        # "[Request interrupted by user ...]" marker logged right after is the same act.
+        self.stopped = False
 
     def flush(self) -> Iterator[Item]:
         p = self.pending
@@ -159,9 +162,11 @@ class _Reader:
                 interrupted = True
             elif not text.startswith(_NOT_HUMAN_PREFIXES):
                 human_size += len(text)
-        if interrupted:
+        if interrupted and not self.stopped:
             yield Event(session, "i:" + uid, self.ctx.next_seq(), time, "human", "interruption")
+        self.stopped = interrupted or self.stopped
         if human_size:
+            self.stopped = False
             yield Event(
                 session,
                 "u:" + uid,
@@ -190,15 +195,18 @@ class _Reader:
                 if isinstance(b, dict) and isinstance(b.get("text"), str)
             )
         if block.get("is_error") and REJECTED in text[:2000]:
+            self.stopped = True
             yield Event(session, "x:" + tid, self.ctx.next_seq(), time, "human", "rejection")
             return
         yield Event(
             session, "r:" + tid, self.ctx.next_seq(), time, "tool", "tool_result", size=size
         )
         if text.startswith(INTERRUPTED):
+            self.stopped = True
             yield Event(session, "i:" + tid, self.ctx.next_seq(), time, "human", "interruption")
 
     def assistant(self, lineno: int, rec: dict[str, Any]) -> Iterator[Item]:
+        self.stopped = False
         msg = rec.get("message")
         if not isinstance(msg, dict):
             yield from self.flush()
