@@ -12,10 +12,12 @@ session's working directory) are pseudonymised with the store's salt.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,7 +283,8 @@ def _read_job(job: tuple[Path, str]) -> FileRead:
     """Worker entry point: read one file keeping its rows (picklable in and out)."""
     rows: list[tuple[Any, ...]] = []
     try:
-        out = read_file(job[0], job[1], rows)
+        with _gc_paused():
+            out = read_file(job[0], job[1], rows)
     except OSError as e:
         out = FileRead(job[0], job[1], _file_key(job[0]), 0, 0.0, failed=True)
         out.problems.add(job[0], None, f"cannot read: {e.strerror or e}", "unreadable")
@@ -607,6 +610,36 @@ def ingest_paths(
     a serial run leaves it. Files over ``PARALLEL_MAX_BYTES`` are always read here,
     streaming, so memory stays bounded. Dask workers must see the same paths.
     """
+    with _gc_paused():
+        return _ingest_paths(store, paths, progress, force, workers, dask_address)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during bulk reading.
+
+    Reading creates hundreds of thousands of small acyclic objects per batch, and
+    the collector's passes over the older generations rescan the growing buffers
+    again and again (measured: a fifth or more of the ingest time). Nothing built
+    here forms reference cycles; the collector is restored afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _ingest_paths(
+    store: Store,
+    paths: Iterable[Path | str],
+    progress: bool,
+    force: bool,
+    workers: int,
+    dask_address: str | None,
+) -> IngestResult:
     result = IngestResult()
     files = discover([Path(p) for p in paths], result.problems)
     total = sum(_size(p) for p, _ in files)
