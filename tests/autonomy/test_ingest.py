@@ -150,6 +150,7 @@ def test_auto_approve_rule() -> None:
     assert auto_approve([], ["approval:on-request", "approval:never"]) is False
     assert auto_approve([], []) is None
     assert auto_approve([], ["eval"]) is None
+    assert auto_approve(["eval"], ["eval"]) is None  # an evaluation run: not applicable
 
 
 def test_parallel_ingest_writes_exactly_what_serial_writes(tmp_path: Path) -> None:
@@ -288,3 +289,12 @@ def test_dask_cluster_ingest_matches_serial(tmp_path: Path) -> None:
         assert result.files == 3
         dask = s.frame("SELECT session, key, kind FROM autonomy_events ORDER BY ALL")
     assert serial.equals(dask)
+
+
+def test_inspect_samples_have_no_auto_approve_verdict(store: Store, tmp_path: Path) -> None:
+    from tests.autonomy.inspect_builder import inspect_log
+
+    ingest_paths(store, [inspect_log(tmp_path / "log.eval")])
+    s = store.frame("SELECT auto_approve, permission_modes FROM autonomy_sessions")
+    assert len(s) == 2 and s["auto_approve"].isna().all()
+    assert set(s["permission_modes"]) == {"eval"}

@@ -45,6 +45,8 @@ READERS: dict[str, Reader] = {
 AUTO_APPROVE_MODES: frozenset[str] = (
     claude_code.AUTO_APPROVE_MODES | codex.AUTO_APPROVE_MODES | aider.AUTO_APPROVE_MODES
 )
+# Modes where no human sits at the keyboard (an evaluation run): auto-approve does not apply.
+NOT_APPLICABLE_MODES = frozenset({"eval"})
 DEFAULT_PLACES = (Path("~/.claude/projects"), Path("~/.codex/sessions"))
 BATCH = 50_000
 PARALLEL_MAX_BYTES = 64 * 2**20
@@ -208,10 +210,11 @@ def auto_approve(human_modes: Sequence[str], session_modes: Iterable[str]) -> bo
     auto-approve mode; with no turn-level mode, when every mode the session logged
     is one; None when no mode was logged.
     """
-    if human_modes:
-        auto = sum(m in AUTO_APPROVE_MODES for m in human_modes)
-        return 2 * auto >= len(human_modes)
-    modes = [m for m in session_modes if m != "eval"]
+    turns = [m for m in human_modes if m not in NOT_APPLICABLE_MODES]
+    if turns:
+        auto = sum(m in AUTO_APPROVE_MODES for m in turns)
+        return 2 * auto >= len(turns)
+    modes = [m for m in session_modes if m not in NOT_APPLICABLE_MODES]
     if not modes:
         return None
     return all(m in AUTO_APPROVE_MODES for m in modes)
