@@ -219,7 +219,7 @@ def experiment_units(store: Store) -> list[WorkUnit]:
         "target": _pick(cols, "target", "target_name"),
         "t": _pick(cols, "started_at", "created_at", "time", "finished_at"),
         "held": _pick(cols, "held_out_confirmed", "hidden_confirmed"),
-        "lineage": _pick(cols, "own_lineage", "recursive", "self_target"),
+        "lineage": _pick(cols, "own_lineage"),
     }
     select = [f'"{eid}" AS eid'] + [
         f'"{col}" AS {alias}' if col else f"NULL AS {alias}" for alias, col in fields.items()
