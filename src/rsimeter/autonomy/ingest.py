@@ -86,6 +86,7 @@ class IngestResult:
     problems: Problems = field(default_factory=Problems)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON shape of ``rsimeter sessions ingest --json``."""
         return {
             "files": self.files,
             "files_unchanged": self.files_unchanged,
@@ -104,6 +105,7 @@ class IngestResult:
         }
 
     def summary(self) -> str:
+        """What was read, for people."""
         lines = [
             f"Read {self.files} transcript files ({self.files_unchanged} unchanged, skipped): "
             f"{self.sessions} sessions, {self.events} events ({self.new_events} new)",

@@ -217,6 +217,7 @@ class Row:
     units: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON shape of one row (see docs/autonomy.md)."""
         return {
             "period": self.period,
             "source": self.source,
@@ -233,6 +234,7 @@ class AutonomyMetrics:
     rows: tuple[Row, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON shape of ``rsimeter autonomy --json``."""
         return {"period": self.period, "rows": [r.to_dict() for r in self.rows]}
 
     def row(self, period: str = ALL, source: str = ALL) -> Row | None:

@@ -196,14 +196,17 @@ class ReadContext:
     _seq: int = 0
 
     def next_seq(self) -> int:
+        """The next number in reading order."""
         self._seq += 1
         return self._seq
 
     def bad_line(self, lineno: int, message: str) -> None:
+        """Report a line that could not be read (it is skipped)."""
         self.malformed += 1
         self.problems.add(self.path, lineno, message, "malformed_line")
 
     def skip(self, record_type: str) -> None:
+        """Count a record of a type this reader does not know (it is skipped)."""
         self.skipped[scrub(record_type)[:80] or "(none)"] += 1
 
 
