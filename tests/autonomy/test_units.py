@@ -193,3 +193,38 @@ def test_unit_metrics_pool_every_source(store: Store, tmp_path: Path) -> None:
     assert u["l4_ai_dev"] == 0 and u["l5_own_lineage"] == 0
     loop = m.row(ALL, "loop")
     assert loop is not None and loop.units["n"] == 2 and loop.sessions == {"n": 0}
+
+
+def test_code_pillar_schema_is_read(store: Store) -> None:
+    store.execute(
+        "CREATE TABLE code_commits (repo_id VARCHAR, sha VARCHAR, authored_at TIMESTAMP, "
+        "committed_at TIMESTAMP, is_merge BOOLEAN, attribution VARCHAR, tool VARCHAR, "
+        "ai_dev_files INTEGER)"
+    )
+    store.execute(
+        "INSERT INTO code_commits VALUES "
+        "('rid', 's1', '2025-01-01', '2025-01-02', false, 'agent_authored', 'codex', 2),"
+        "('rid', 's2', '2025-01-01', '2025-01-02', false, 'human', NULL, 0),"
+        "('rid', 's3', '2025-01-01', '2025-01-02', true, 'human', NULL, 0)"
+    )
+    units = {u.id: u for u in commit_units(store)}
+    assert set(units) == {"rid@s1", "rid@s2"}  # the merge commit is not a unit
+    assert units["rid@s1"].qualifiers.ai_dev is True
+    assert units["rid@s2"].qualifiers.ai_dev is False
+
+
+def test_loop_pillar_schema_is_read_with_its_result_json(store: Store) -> None:
+    store.execute(
+        "CREATE TABLE loop_experiments (experiment_id VARCHAR, target VARCHAR, improver VARCHAR,"
+        " started_at TIMESTAMP, finished_at TIMESTAMP, result VARCHAR)"
+    )
+    store.execute(
+        "INSERT INTO loop_experiments VALUES "
+        "('x1', 'digits', 'random', '2025-06-01', NULL, '{\"held_out_confirmed\": true}'),"
+        "('x2', 'charlm', 'tpe', '2025-06-02', NULL, 'not json'),"
+        "('x3', 'charlm', 'tpe', '2025-06-03', NULL, NULL)"
+    )
+    units = {u.id: u for u in experiment_units(store)}
+    assert units["x1"].qualifiers.held_out_confirmed is True
+    assert units["x2"].qualifiers.held_out_confirmed is None
+    assert units["x3"].level == 3 and units["x3"].time is not None
