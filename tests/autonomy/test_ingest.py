@@ -150,6 +150,7 @@ def test_auto_approve_rule() -> None:
     assert auto_approve([], ["approval:on-request", "approval:never"]) is False
     assert auto_approve([], []) is None
     assert auto_approve([], ["eval"]) is None
+    assert auto_approve(["eval"], ["eval"]) is None  # an evaluation run: not applicable
 
 
 def test_parallel_ingest_writes_exactly_what_serial_writes(tmp_path: Path) -> None:
@@ -236,3 +237,64 @@ def test_ingest_default_reads_nothing_unless_asked(store: Store, tmp_path: Path)
 def test_ingest_default_refuses_a_bad_config(store: Store) -> None:
     with pytest.raises(InputError, match=r"\[autonomy\]"):
         ingest_default(store, config={"autonomy": {"transcript": ["typo"]}})
+
+
+def test_killed_run_leaves_whole_files_and_a_rerun_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rsimeter.autonomy.synthetic import write_corpus
+
+    write_corpus(tmp_path / "c", size_mb=0.3, seed=5, sessions_per_file=3, result_chars=200)
+    with Store.open(tmp_path / "clean.duckdb") as clean:
+        expected = ingest_paths(clean, [tmp_path / "c"]).events
+    monkeypatch.setattr(ingest_mod, "BATCH", 40)
+    real = ingest_mod.READERS["claude_code"]
+    calls = {"n": 0}
+
+    def dies_on_the_fourth_file(ctx):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        for i, item in enumerate(real(ctx)):
+            if calls["n"] == 4 and i == 10:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setitem(ingest_mod.READERS, "claude_code", dies_on_the_fourth_file)
+    with Store.open(tmp_path / "s.duckdb") as s, pytest.raises(KeyboardInterrupt):
+        ingest_paths(s, [tmp_path / "c"])
+    monkeypatch.setitem(ingest_mod.READERS, "claude_code", real)
+    with Store.open(tmp_path / "s.duckdb") as s:
+        files = s.frame("SELECT file_key, events FROM autonomy_files")
+        assert 0 < len(files) < 4  # some complete files were committed before the kill
+        assert s.count_rows("autonomy_events") == int(files["events"].sum())
+        rerun = ingest_paths(s, [tmp_path / "c"])
+        assert rerun.files_unchanged == len(files)
+        assert s.count_rows("autonomy_events") == expected
+
+
+@pytest.mark.slow
+def test_dask_cluster_ingest_matches_serial(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    root = corpus(tmp_path / "c")
+    with Store.open(tmp_path / "serial.duckdb") as s:
+        ingest_paths(s, [root])
+        serial = s.frame("SELECT session, key, kind FROM autonomy_events ORDER BY ALL")
+    with (
+        LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Store.open(tmp_path / "dask.duckdb") as s,
+    ):
+        result = ingest_paths(s, [root], dask_address=cluster.scheduler_address)
+        assert result.files == 3
+        dask = s.frame("SELECT session, key, kind FROM autonomy_events ORDER BY ALL")
+    assert serial.equals(dask)
+
+
+def test_inspect_samples_have_no_auto_approve_verdict(store: Store, tmp_path: Path) -> None:
+    from tests.autonomy.inspect_builder import inspect_log
+
+    ingest_paths(store, [inspect_log(tmp_path / "log.eval")])
+    s = store.frame("SELECT auto_approve, permission_modes FROM autonomy_sessions")
+    assert len(s) == 2 and s["auto_approve"].isna().all()
+    assert set(s["permission_modes"]) == {"eval"}

@@ -292,3 +292,23 @@ def test_claude_code_project_folder_names_lose_the_user_name() -> None:
     assert clean_path("/Users/bob/.claude/projects/-Users-bob-src-x/s.jsonl") == (
         "~/.claude/projects/-~-src-x/s.jsonl"
     )
+
+
+def test_claude_code_marker_after_a_rejection_is_not_a_second_stop(tmp_path: Path) -> None:
+    marker = "[Request interrupted by user for tool use]"
+    path = b.jsonl(
+        tmp_path / "s.jsonl",
+        [
+            b.user("2025-03-01T10:00:00Z", "do it", uuid="h1"),
+            b.assistant("2025-03-01T10:00:01Z", "m1", [b.tool_use("t1", "Edit", file_path="a")]),
+            b.tool_result("2025-03-01T10:00:02Z", "t1", b.REJECT, is_error=True),
+            b.user("2025-03-01T10:00:02Z", marker, uuid="x1"),
+            b.assistant("2025-03-01T10:00:03Z", "m2", [b.tool_use("t2", "Bash", command="ls")]),
+            b.tool_result("2025-03-01T10:00:04Z", "t2", marker, is_error=True),
+            b.user("2025-03-01T10:00:04Z", marker, uuid="x2"),
+            b.user("2025-03-01T10:00:09Z", "[Request interrupted by user]", uuid="x3"),
+        ],
+    )
+    events, _, _ = read(read_claude_code, path)
+    assert kinds(events)["rejection"] == 1
+    assert [e.key for e in events if e.kind == "interruption"] == ["i:t2"]

@@ -15,6 +15,8 @@ sessions_app = typer.Typer(help="Agent-session transcripts.", no_args_is_help=Tr
 
 
 class Period(StrEnum):
+    """Granularity of the periods metrics are grouped by."""
+
     month = "month"
     quarter = "quarter"
 

@@ -65,10 +65,12 @@ class Slot:
 
     @property
     def is_ai(self) -> bool:
+        """The AI made this decision."""
         return self.by == "ai"
 
     @property
     def touched_by_ai(self) -> bool:
+        """The AI made or shared this decision."""
         return self.by in ("ai", "mixed")
 
 
@@ -115,6 +117,7 @@ class WorkUnit:
 
     @property
     def level(self) -> int:
+        """The ladder rung (0..5); see ``level``."""
         return level(self)
 
     @property
@@ -127,6 +130,7 @@ class WorkUnit:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON shape of a unit: level, slots with evidence, qualifiers."""
         q = self.qualifiers
         return {
             "kind": self.kind,

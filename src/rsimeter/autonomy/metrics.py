@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 from scipy import stats
 
 from rsimeter.autonomy.ladder import FRONTIER, LEVELS, SLOTS, WorkUnit
@@ -216,6 +217,7 @@ class Row:
     units: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON shape of one row (see docs/autonomy.md)."""
         return {
             "period": self.period,
             "source": self.source,
@@ -232,6 +234,7 @@ class AutonomyMetrics:
     rows: tuple[Row, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON shape of ``rsimeter autonomy --json``."""
         return {"period": self.period, "rows": [r.to_dict() for r in self.rows]}
 
     def row(self, period: str = ALL, source: str = ALL) -> Row | None:
@@ -241,28 +244,38 @@ class AutonomyMetrics:
     def __rich__(self) -> Group:
         if not self.rows:
             return Group("No autonomy evidence in the store (run `rsimeter sessions ingest`).")
-        s = Table(title=f"Agent sessions per {self.period} and source", title_justify="left")
+        s = Table(
+            title=f"Agent sessions per {self.period} and source (95% intervals)",
+            title_justify="left",
+        )
         for c in (
             "period",
             "source",
             "sessions",
             "turns/session",
-            "tools/turn",
-            "stretch p50 min",
-            "stretch p99.9 min",
-            "interrupt",
-            "reject",
+            "tool calls/turn",
+            "stretch p50 (min)",
+            "stretch p99.9 (min)",
+            "interrupted",
+            "rejected calls",
             "auto-approve",
-            "agent asks",
+            "agent asked",
         ):
             s.add_column(c, overflow="fold")
         u = Table(title=f"Units of work per {self.period} and source", title_justify="left")
         for c in ("period", "source", "units", *LEVELS, "frontier (L4+)", "self-confirming"):
             u.add_column(c, overflow="fold")
+        sources_in: dict[str, set[str]] = {}
         for r in self.rows:
+            if r.source != ALL:
+                sources_in.setdefault(r.period, set()).add(r.source)
+        for r in self.rows:
+            if r.source == ALL and len(sources_in.get(r.period, ())) == 1:
+                continue  # the same numbers as the one source's row
             m = r.sessions
             if m.get("n"):
-                s.add_row(
+                _add_row(
+                    s,
                     r.period,
                     r.source,
                     str(m["n"]),
@@ -270,14 +283,15 @@ class AutonomyMetrics:
                     _cell(m["tool_calls_per_human_turn"]),
                     _cell(m["stretch_minutes"]["p50"]),
                     _cell(m["stretch_minutes"]["p99.9"]),
-                    _cell(m["interruption_rate"], pct=True),
+                    _cell(m["stops"]["human_interrupted"], pct=True),
                     _cell(m["rejection_rate"], pct=True),
                     _cell(m["auto_approve_share"], pct=True),
                     _cell(m["stops"]["agent_asked"], pct=True),
                 )
             if r.units.get("n"):
                 levels = r.units["levels"]
-                u.add_row(
+                _add_row(
+                    u,
                     r.period,
                     r.source,
                     str(r.units["n"]),
@@ -288,16 +302,18 @@ class AutonomyMetrics:
         return Group(s, u)
 
 
+def _add_row(table: Table, *cells: str) -> None:
+    table.add_row(*(Text(c) for c in cells))  # plain text: brackets are not markup
+
+
 def _cell(est: Estimate, pct: bool = False) -> str:
     if not math.isfinite(est.value):
         return "n/a"
-    v = f"{est.value:.1%}" if pct else f"{est.value:.3g}"
+    spec = ".0%" if pct else ".3g"
+    v = format(est.value, spec)
     if math.isfinite(est.low) and math.isfinite(est.high):
-        lo, hi = (
-            (f"{est.low:.1%}", f"{est.high:.1%}") if pct else (f"{est.low:.3g}", f"{est.high:.3g}")
-        )
-        return f"{v} [{lo}, {hi}]"
-    return f"{v} [n/a]"
+        return f"{v} [{format(est.low, spec)}-{format(est.high, spec)}]"
+    return f"{v} [n too small]"
 
 
 def session_metrics(

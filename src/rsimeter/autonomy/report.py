@@ -108,7 +108,13 @@ def section(store: Store) -> Section | None:
         )
     sess_rows = []
     unit_rows = []
+    sources_in: dict[str, set[str]] = {}
     for r in m.rows:
+        if r.source != ALL:
+            sources_in.setdefault(r.period, set()).add(r.source)
+    for r in m.rows:
+        if r.source == ALL and len(sources_in.get(r.period, ())) == 1:
+            continue  # the same numbers as the period's one source
         x = r.sessions
         if x.get("n"):
             sess_rows.append(

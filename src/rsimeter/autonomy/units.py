@@ -4,7 +4,7 @@ The other pillars' tables are read defensively: a table or column that is absent
 is skipped, never an error, and each source has one small documented mapping from
 its evidence to the five slots.
 
-Commits (``code_commits``, attribution class per commit):
+Commits (``code_commits``, attribution class per commit; merge commits skipped):
 
 =====================  ======  ======  ======  ===============  ======  =====
 class                  G       M       X       E                K       level
@@ -39,6 +39,7 @@ Sessions (``autonomy_sessions`` and ``autonomy_events``):
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -135,44 +136,54 @@ def commit_unit(
 
 
 def commit_units(store: Store) -> list[WorkUnit]:
-    """Units from ``code_commits`` (empty when the code pillar has written none)."""
+    """Units from ``code_commits`` (empty when the code pillar has written none).
+
+    Merge commits (``is_merge``) are not units of work of their own: the commits
+    they bring in are. ``ai_dev`` is read from a boolean column, or from a count of
+    AI-development files changed (``ai_dev_files`` > 0).
+    """
     cols = table_columns(store, "code_commits")
     cls = _pick(cols, "attribution", "ai_class", "class", "attribution_class")
     sha = _pick(cols, "sha", "commit", "hash", "id")
     if not cls or not sha:
         return []
-    repo = _pick(cols, "repo", "repository", "repo_id")
-    when = _pick(cols, "committed_at", "authored_at", "time", "date")
-    tool = _pick(cols, "tool", "ai_tool")
-    ai_dev = _pick(cols, "ai_dev", "is_ai_dev", "touches_ai_dev")
-    lineage = _pick(cols, "own_lineage")
-    select = [f'"{sha}" AS sha', f'"{cls}" AS cls']
-    for alias, col in (
-        ("repo", repo),
-        ("t", when),
-        ("tool", tool),
-        ("ai_dev", ai_dev),
-        ("lineage", lineage),
-    ):
-        select.append(f'"{col}" AS {alias}' if col else f"NULL AS {alias}")
+    fields = {
+        "repo": _pick(cols, "repo_id", "repo", "repository"),
+        "t": _pick(cols, "committed_at", "authored_at", "time", "date"),
+        "tool": _pick(cols, "tool", "ai_tool"),
+        "ai_dev": _pick(cols, "ai_dev", "is_ai_dev", "touches_ai_dev"),
+        "ai_dev_files": _pick(cols, "ai_dev_files"),
+        "lineage": _pick(cols, "own_lineage"),
+        "merge": _pick(cols, "is_merge"),
+    }
+    select = [f'"{sha}" AS sha', f'"{cls}" AS cls'] + [
+        f'"{col}" AS {alias}' if col else f"NULL AS {alias}" for alias, col in fields.items()
+    ]
     frame = store.frame(f"SELECT {', '.join(select)} FROM code_commits")
     units = []
     for r in frame.itertuples(index=False):
         attribution = str(r.cls)
-        if attribution not in COMMIT_CLASSES:
+        if attribution not in COMMIT_CLASSES or _flag(r.merge):
             continue
-        uid = f"{r.repo}@{r.sha}" if r.repo is not None and not pd.isna(r.repo) else str(r.sha)
+        uid = f"{r.repo}@{r.sha}" if _present(r.repo) else str(r.sha)
+        ai_dev = _flag(r.ai_dev)
+        if ai_dev is None and _present(r.ai_dev_files):
+            ai_dev = float(r.ai_dev_files) > 0
         units.append(
             commit_unit(
                 uid,
                 attribution,
                 time=_time(r.t),
-                tool=None if r.tool is None or pd.isna(r.tool) else str(r.tool),
-                ai_dev=_flag(r.ai_dev),
+                tool=str(r.tool) if _present(r.tool) else None,
+                ai_dev=ai_dev,
                 own_lineage=_flag(r.lineage),
             )
         )
     return units
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (not isinstance(value, str) and pd.isna(value))
 
 
 # -- experiments -------------------------------------------------------------
@@ -209,7 +220,11 @@ def experiment_unit(
 
 
 def experiment_units(store: Store) -> list[WorkUnit]:
-    """Units from ``loop_experiments`` (empty when the loop pillar has written none)."""
+    """Units from ``loop_experiments`` (empty when the loop pillar has written none).
+
+    ``held_out_confirmed`` and ``own_lineage`` come from columns of those names or,
+    failing that, from the same keys in the experiment's ``result`` JSON.
+    """
     cols = table_columns(store, "loop_experiments")
     eid = _pick(cols, "experiment_id", "experiment", "id")
     if not eid:
@@ -219,23 +234,41 @@ def experiment_units(store: Store) -> list[WorkUnit]:
         "target": _pick(cols, "target", "target_name"),
         "t": _pick(cols, "started_at", "created_at", "time", "finished_at"),
         "held": _pick(cols, "held_out_confirmed", "hidden_confirmed"),
-        "lineage": _pick(cols, "own_lineage", "recursive", "self_target"),
+        "lineage": _pick(cols, "own_lineage"),
+        "result": _pick(cols, "result"),
     }
     select = [f'"{eid}" AS eid'] + [
         f'"{col}" AS {alias}' if col else f"NULL AS {alias}" for alias, col in fields.items()
     ]
     frame = store.frame(f"SELECT {', '.join(select)} FROM loop_experiments")
-    return [
-        experiment_unit(
-            str(r.eid),
-            improver=None if r.improver is None or pd.isna(r.improver) else str(r.improver),
-            target=None if r.target is None or pd.isna(r.target) else str(r.target),
-            time=_time(r.t),
-            held_out_confirmed=_flag(r.held),
-            own_lineage=_flag(r.lineage),
+    units = []
+    for r in frame.itertuples(index=False):
+        summary = _json_object(r.result)
+        held = _flag(r.held)
+        lineage = _flag(r.lineage)
+        units.append(
+            experiment_unit(
+                str(r.eid),
+                improver=str(r.improver) if _present(r.improver) else None,
+                target=str(r.target) if _present(r.target) else None,
+                time=_time(r.t),
+                held_out_confirmed=held
+                if held is not None
+                else _flag(summary.get("held_out_confirmed")),
+                own_lineage=lineage if lineage is not None else _flag(summary.get("own_lineage")),
+            )
         )
-        for r in frame.itertuples(index=False)
-    ]
+    return units
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, str) or not value.strip().startswith("{"):
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 # -- sessions ----------------------------------------------------------------

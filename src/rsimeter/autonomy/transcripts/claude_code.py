@@ -59,8 +59,12 @@ class _Reader:
         self.seen_messages: set[str] = set()
         self.seen_tools: set[str] = set()
         self.seen_results: set[str] = set()
-        # The assistant message being streamed: (session, id, seq, time, size, asks, text hashes)
+        # The assistant message being streamed:
+        # [session, id, seq, time, size, last text, hashes of its text blocks]
         self.pending: list[Any] | None = None
+        # The human just stopped the agent (a rejection or an interrupted tool): the
+        # "[Request interrupted by user ...]" marker logged right after is the same act.
+        self.stopped = False
 
     def flush(self) -> Iterator[Item]:
         p = self.pending
@@ -74,12 +78,12 @@ class _Reader:
                 "assistant",
                 "assistant_message",
                 size=p[4],
-                asks=p[5],
+                asks=asks_question(p[5]),
             )
 
     def read(self) -> Iterator[Item]:
         for lineno, rec in iter_records(self.ctx):
-            typ = rec.get("type")
+            typ = _str(rec.get("type"))
             if typ == "assistant":
                 yield from self.assistant(lineno, rec)
                 continue
@@ -89,7 +93,7 @@ class _Reader:
             elif typ in _NO_EVENTS:
                 continue
             else:
-                self.ctx.skip(f"{SOURCE}:{typ}" if isinstance(typ, str) else f"{SOURCE}:(no type)")
+                self.ctx.skip(f"{SOURCE}:{typ}" if typ is not None else f"{SOURCE}:(no type)")
         yield from self.flush()
 
     def session_of(self, rec: dict[str, Any]) -> tuple[str, tuple[Item, ...]]:
@@ -142,7 +146,7 @@ class _Reader:
             if isinstance(block, str):
                 text = block
             elif isinstance(block, dict):
-                btype = block.get("type")
+                btype = _str(block.get("type"))
                 if btype == "tool_result":
                     yield from self.tool_result(session, uid, time, block)
                     continue
@@ -158,9 +162,11 @@ class _Reader:
                 interrupted = True
             elif not text.startswith(_NOT_HUMAN_PREFIXES):
                 human_size += len(text)
-        if interrupted:
+        if interrupted and not self.stopped:
             yield Event(session, "i:" + uid, self.ctx.next_seq(), time, "human", "interruption")
+        self.stopped = interrupted or self.stopped
         if human_size:
+            self.stopped = False
             yield Event(
                 session,
                 "u:" + uid,
@@ -189,15 +195,18 @@ class _Reader:
                 if isinstance(b, dict) and isinstance(b.get("text"), str)
             )
         if block.get("is_error") and REJECTED in text[:2000]:
+            self.stopped = True
             yield Event(session, "x:" + tid, self.ctx.next_seq(), time, "human", "rejection")
             return
         yield Event(
             session, "r:" + tid, self.ctx.next_seq(), time, "tool", "tool_result", size=size
         )
         if text.startswith(INTERRUPTED):
+            self.stopped = True
             yield Event(session, "i:" + tid, self.ctx.next_seq(), time, "human", "interruption")
 
     def assistant(self, lineno: int, rec: dict[str, Any]) -> Iterator[Item]:
+        self.stopped = False
         msg = rec.get("message")
         if not isinstance(msg, dict):
             yield from self.flush()
@@ -228,7 +237,7 @@ class _Reader:
         for block in blocks:
             if not isinstance(block, dict):
                 continue
-            btype = block.get("type")
+            btype = _str(block.get("type"))
             if btype == "text" and self.pending is not None:
                 text = block.get("text")
                 if isinstance(text, str) and text:
@@ -236,7 +245,7 @@ class _Reader:
                     if h not in self.pending[6]:  # cumulative re-sends repeat earlier blocks
                         self.pending[6].add(h)
                         self.pending[4] += len(text)
-                        self.pending[5] = asks_question(text)
+                        self.pending[5] = text  # the last text decides whether it asks
             elif btype == "tool_use":
                 tid = str(block.get("id") or f"{mid}:{lineno}")
                 if tid in self.seen_tools:
@@ -257,6 +266,10 @@ class _Reader:
                     asks=name in ASK_TOOLS,
                     runs_tests=tests,
                 )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def read_claude_code(ctx: ReadContext) -> Iterator[Item]:

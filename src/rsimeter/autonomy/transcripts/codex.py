@@ -89,6 +89,10 @@ _QUIET_EVENTS = frozenset(
 Item = Event | SessionMeta
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -111,7 +115,7 @@ class _Reader:
 
     def read(self) -> Iterator[Item]:
         for lineno, rec in iter_records(self.ctx):
-            typ = rec.get("type")
+            typ = _str(rec.get("type"))
             time = parse_time(rec.get("timestamp"))
             payload = rec.get("payload")
             if typ == "session_meta" and isinstance(payload, dict):
@@ -203,7 +207,7 @@ class _Reader:
 
     def response(self, lineno: int, p: dict[str, Any], time: Any) -> Iterator[Item]:
         yield from self.announce(time)
-        ptype = p.get("type")
+        ptype = _str(p.get("type"))
         if ptype == "message":
             role = p.get("role")
             text = _text_of(p.get("content"))
@@ -284,7 +288,7 @@ class _Reader:
 
     def event_msg(self, lineno: int, p: dict[str, Any], time: Any) -> Iterator[Item]:
         yield from self.announce(time)
-        etype = p.get("type")
+        etype = _str(p.get("type"))
         if etype == "user_message":
             text = p.get("message")
             yield from self.human(lineno, text if isinstance(text, str) else "", time, "event")

@@ -83,7 +83,8 @@ def scrub(text: str) -> str:
     """The text with anything token-like replaced by ``[redacted]``, cut to a safe length."""
     if not text:
         return text
-    text = text.replace("\x00", "")[: MAX_TEXT * 4]
+    # lone surrogates (valid in JSON, not in UTF-8) and NULs cannot be stored
+    text = text[: MAX_TEXT * 4].encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
     for pattern in _SECRETS:
         text = pattern.sub(REDACTED, text)
     text = _KEY_VALUE_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
@@ -94,7 +95,7 @@ def scrub(text: str) -> str:
 def home_user(path: str) -> str | None:
     """The user name of a home-folder path (``/home/alice/x`` -> ``alice``), else None."""
     m = _HOME.match(path)
-    return m.group(1) if m else None
+    return m.group(1).encode("utf-8", "replace").decode("utf-8") if m else None
 
 
 @lru_cache(maxsize=65536)
@@ -195,14 +196,17 @@ class ReadContext:
     _seq: int = 0
 
     def next_seq(self) -> int:
+        """The next number in reading order."""
         self._seq += 1
         return self._seq
 
     def bad_line(self, lineno: int, message: str) -> None:
+        """Report a line that could not be read (it is skipped)."""
         self.malformed += 1
         self.problems.add(self.path, lineno, message, "malformed_line")
 
     def skip(self, record_type: str) -> None:
+        """Count a record of a type this reader does not know (it is skipped)."""
         self.skipped[scrub(record_type)[:80] or "(none)"] += 1
 
 

@@ -24,6 +24,7 @@ from rsimeter.autonomy.transcripts.common import (
     SessionMeta,
     asks_question,
     clean_name,
+    clean_path,
     files_from_input,
     files_from_patch,
     runs_tests,
@@ -65,7 +66,7 @@ def read_inspect(ctx: ReadContext) -> Iterator[Item]:
     """Events and session metadata of the samples of one Inspect AI log."""
     for ident, sample in _read_samples(ctx):
         eval_id, _, model = ident.partition("|")
-        session = f"{SOURCE}:{eval_id}:{sample.id}:{sample.epoch}"
+        session = clean_path(f"{SOURCE}:{eval_id}:{sample.id}:{sample.epoch}") or SOURCE
         events = list(getattr(sample, "events", []) or [])
         start = _naive_utc(events[0].timestamp) if events else None
         yield SessionMeta(
