@@ -184,3 +184,19 @@ def test_bad_observe_config_is_one_line_naming_the_file(tmp_path):
     res = _cli("observe", "--config", "r.toml", "--store", "e.duckdb", cwd=tmp_path)
     assert res.returncode == 2
     assert "r.toml" in res.stderr and "repos" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_source_results_are_described_in_one_short_line():
+    from rsimeter.assess.sources import _describe
+
+    class WithDict:
+        def to_dict(self):
+            return {"repos": [{"repo_id": "r", "status": "mined", "new_commits": 3}] * 20}
+
+    class WithSummary:
+        def summary(self):
+            return "3 new commits\nsecond line"
+
+    assert _describe(WithSummary()) == "3 new commits"
+    line = _describe(WithDict())
+    assert line.startswith('{ "repos": [') and len(line) <= 200 and "\n" not in line

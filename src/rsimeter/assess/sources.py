@@ -88,9 +88,17 @@ def call(source: str, entry: Entry, *args: Any) -> SourceOutcome:
 
 
 def _describe(result: Any) -> str:
+    """A short line about what a source added (its summary, else its JSON, trimmed)."""
     if hasattr(result, "summary") and callable(result.summary):
-        return str(result.summary()).splitlines()[0][:300]
-    return str(result).splitlines()[0][:300] if str(result) else ""
+        text = str(result.summary())
+    elif hasattr(result, "to_dict") and callable(result.to_dict):
+        from rsimeter.render import dumps
+
+        text = " ".join(dumps(result.to_dict()).split())
+    else:
+        text = str(result)
+    first = text.splitlines()[0] if text else ""
+    return first if len(first) <= 200 else first[:197] + "..."
 
 
 def default_sources(store: Store, cwd: Path) -> list[SourceOutcome]:
