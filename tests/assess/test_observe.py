@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -169,21 +168,24 @@ def test_assess_load_and_growth_rate_commands(tmp_path):
     assert json.loads(res.stdout)["growth_rate"] == pytest.approx(0.03575, abs=1e-5)
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rsimeter.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
+    """The console entry point in this process: exit code and stderr."""
+    from rsimeter.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["rsimeter", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    return int(info.value.code or 0), capsys.readouterr().err
 
 
-def test_bad_observe_config_is_one_line_naming_the_file(tmp_path):
+def test_bad_observe_config_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys):
     (tmp_path / "r.toml").write_text("[observe]\nrepos = 3\n")
-    res = _cli("observe", "--config", "r.toml", "--store", "e.duckdb", cwd=tmp_path)
-    assert res.returncode == 2
-    assert "r.toml" in res.stderr and "repos" in res.stderr and "Traceback" not in res.stderr
+    code, err = run_main(
+        ["observe", "--config", "r.toml", "--store", "e.duckdb"], monkeypatch, capsys
+    )
+    assert code == 2
+    assert "r.toml" in err and "repos" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_source_results_are_described_in_one_short_line():
