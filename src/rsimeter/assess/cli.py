@@ -194,6 +194,11 @@ def serve(
     """Local dashboard over the store: the report's views, refreshing as evidence arrives."""
     from rsimeter.report.serve import Dashboard, make_server
 
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(
+            f"warning: listening on {host}: anyone who can reach it can read the assessment",
+            highlight=False,
+        )
     server = make_server(Dashboard(store, refresh), host, port)
     h, p = server.server_address[:2]
     shown = h.decode() if isinstance(h, bytes) else str(h)
