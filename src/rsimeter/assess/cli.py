@@ -120,8 +120,13 @@ def observe(
     from rsimeter.assess.observe import observe as run_observe
     from rsimeter.store import Store
 
+    def say(line: str) -> None:
+        from rich.text import Text
+
+        err_console.print(Text(line, style="dim"))
+
     with Store.open(store) as s:
-        result = run_observe(s, config_path=config, report_dir=out)
+        result = run_observe(s, config_path=config, report_dir=out, say=say)
     render(result, json_)
     raise typer.Exit(result.exit_code)
 

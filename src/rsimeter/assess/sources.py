@@ -101,31 +101,45 @@ def _describe(result: Any) -> str:
     return first if len(first) <= 200 else first[:197] + "..."
 
 
-def default_sources(store: Store, cwd: Path) -> list[SourceOutcome]:
-    """The embedded default: Epoch data, the repository here if any, a short loop run."""
-    out = [call("horizon: bundled Epoch data", HORIZON_DEFAULT, store)]
-    out.append(call(f"code: repository at {cwd}", CODE_DEFAULT, store, cwd))
-    out.append(call("loop: built-in CPU experiment", LOOP_DEFAULT, store))
+Step = tuple[str, Entry, tuple[Any, ...]]
+
+
+def run_steps(steps: list[Step], say: Callable[[str], None] | None = None) -> list[SourceOutcome]:
+    """Call each step in order, announcing it first (progress on the terminal)."""
+    out = []
+    for label, entry, args in steps:
+        if say is not None:
+            say(f"ingesting {label}")
+        out.append(call(label, entry, *args))
     return out
 
 
-def configured_sources(store: Store, cfg: Any) -> list[SourceOutcome]:
+def default_steps(store: Store, cwd: Path) -> list[Step]:
+    """The embedded default: Epoch data, the repository here if any, a short loop run."""
+    return [
+        ("horizon: bundled Epoch data", HORIZON_DEFAULT, (store,)),
+        (f"code: repository at {cwd}", CODE_DEFAULT, (store, cwd)),
+        ("loop: built-in CPU experiment", LOOP_DEFAULT, (store,)),
+    ]
+
+
+def configured_steps(store: Store, cfg: Any) -> list[Step]:
     """The sources an ``[observe]`` table lists (see rsimeter.assess.config)."""
-    out: list[SourceOutcome] = []
+    steps: list[Step] = []
     if cfg.epoch:
-        out.append(call("horizon: bundled Epoch data", HORIZON_DEFAULT, store))
+        steps.append(("horizon: bundled Epoch data", HORIZON_DEFAULT, (store,)))
     if cfg.repos:
         label = f"code: {len(cfg.repos)} repositories"
-        out.append(call(label, CODE_REPOS, store, [Path(p) for p in cfg.repos]))
+        steps.append((label, CODE_REPOS, (store, [Path(p) for p in cfg.repos])))
     if cfg.run_files:
         label = f"horizon: {len(cfg.run_files)} run files"
-        out.append(call(label, HORIZON_FILES, store, [Path(p) for p in cfg.run_files]))
+        steps.append((label, HORIZON_FILES, (store, [Path(p) for p in cfg.run_files])))
     if cfg.transcripts:
         label = f"autonomy: {len(cfg.transcripts)} transcript folders"
-        out.append(call(label, AUTONOMY_PATHS, store, [Path(p) for p in cfg.transcripts]))
+        steps.append((label, AUTONOMY_PATHS, (store, [Path(p) for p in cfg.transcripts])))
     for i, experiment in enumerate(cfg.experiments):
-        out.append(call(f"loop: experiment {i + 1}", LOOP_CONFIGURED, store, experiment))
+        steps.append((f"loop: experiment {i + 1}", LOOP_CONFIGURED, (store, experiment)))
     for s in cfg.series:
         label = f"assess: {s.kind} series {s.path}"
-        out.append(call(label, SERIES, store, s.path, s.kind, s.name))
-    return out
+        steps.append((label, SERIES, (store, s.path, s.kind, s.name)))
+    return steps
