@@ -90,7 +90,8 @@ class Observation:
         lines: list[Any] = []
         for s in self.sources:
             style = {"ok": "green", "failed": "red", "missing": "yellow"}.get(s.status, "dim")
-            lines.append(Text(f"source {s.status:>7}  {s.source}  {s.message}", style=style))
+            detail = f": {s.message}" if s.message else ""
+            lines.append(Text(f"{s.status:>7}  {s.source}{detail}", style=style))
         lines += self.assessment.renderables()
         lines += [Text(f"changed: {c.line()}") for c in self.changes]
         if self.report:

@@ -60,7 +60,7 @@ class LoadResult:
 
     def summary(self) -> str:
         extra = f", {self.problems.count()} bad rows skipped" if self.problems else ""
-        return f"{self.kind} series '{self.series}': {self.rows} rows from {self.path}{extra}"
+        return f"{self.kind} series '{self.series}': {self.rows} rows{extra}"
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:

@@ -140,6 +140,6 @@ def configured_steps(store: Store, cfg: Any) -> list[Step]:
     for i, experiment in enumerate(cfg.experiments):
         steps.append((f"loop: experiment {i + 1}", LOOP_CONFIGURED, (store, experiment)))
     for s in cfg.series:
-        label = f"assess: {s.kind} series {s.path}"
+        label = f"assess: {s.kind} series file {s.path.name}"
         steps.append((label, SERIES, (store, s.path, s.kind, s.name)))
     return steps
