@@ -4,7 +4,8 @@
 
 Generates ``--repos`` git repositories (with ``git fast-import``: a mix of human
 commits and commits carrying AI co-author trailers), mines them once serially
-and once on a local Dask cluster through ``rsimeter.code.ingest.mine_repos``,
+and once on a local Dask cluster through ``rsimeter.code.ingest.mine_repos``
+(or ``mine``, its name in some builds),
 checks that both stores hold exactly the same rows, and prints the wall times and
 the speed-up ratio (serial / Dask). Both stores share one pseudonymisation salt
 so their rows are comparable.
@@ -111,7 +112,7 @@ def main() -> int:
             with Store.open(path) as s:
                 s.set_meta("salt", SALT)
                 start = time.perf_counter()
-                mine_repos(s, repos, dask_address=address)
+                mine_repos(s, [str(r) for r in repos], dask_address=address)
                 return time.perf_counter() - start
 
         serial = run(root / "serial.duckdb", None)

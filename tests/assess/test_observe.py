@@ -94,7 +94,7 @@ def test_configured_sources_are_called_with_paths_relative_to_the_config(
     )
     rc, payload = observe_json(tmp_path, "--config", str(cfgdir / "rsimeter.toml"))
     calls = dict(fake_sources.calls)
-    assert calls["mine_repos"] == ([cfgdir / "repo"],)
+    assert calls["mine_repos"] == ([str(cfgdir / "repo")],)
     assert calls["ingest_files"] == ([cfgdir / "runs.jsonl"],)
     assert calls["ingest_paths"] == ([Path("/abs/t")],)
     assert calls["run_configured"] == ({"target": "tiny"},)

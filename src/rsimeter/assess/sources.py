@@ -21,7 +21,7 @@ from rsimeter.store import Store
 # first name the module has is called.
 Entry = tuple[str, tuple[str, ...]]
 CODE_DEFAULT: Entry = ("rsimeter.code.ingest", ("mine_default",))
-CODE_REPOS: Entry = ("rsimeter.code.ingest", ("mine_repos",))
+CODE_REPOS: Entry = ("rsimeter.code.ingest", ("mine_repos", "mine"))
 HORIZON_DEFAULT: Entry = ("rsimeter.horizon.ingest", ("ingest_default",))
 HORIZON_FILES: Entry = ("rsimeter.horizon.ingest", ("ingest_files", "ingest_paths"))
 LOOP_DEFAULT: Entry = ("rsimeter.loop.harness", ("run_default_experiment",))
@@ -130,7 +130,7 @@ def configured_steps(store: Store, cfg: Any) -> list[Step]:
         steps.append(("horizon: bundled Epoch data", HORIZON_DEFAULT, (store,)))
     if cfg.repos:
         label = f"code: {len(cfg.repos)} repositories"
-        steps.append((label, CODE_REPOS, (store, [Path(p) for p in cfg.repos])))
+        steps.append((label, CODE_REPOS, (store, [str(p) for p in cfg.repos])))
     if cfg.run_files:
         label = f"horizon: {len(cfg.run_files)} run files"
         steps.append((label, HORIZON_FILES, (store, [Path(p) for p in cfg.run_files])))
