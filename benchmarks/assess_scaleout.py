@@ -90,13 +90,16 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     try:
-        from rsimeter.code.ingest import mine_repos
+        from rsimeter.code import ingest
     except ImportError:
+        sys.exit("rsimeter.code.ingest is not in this build: the code pillar provides it")
+    mine_repos = getattr(ingest, "mine_repos", None) or getattr(ingest, "mine", None)
+    if mine_repos is None:
         sys.exit(
             "rsimeter.code.ingest.mine_repos is not in this build: the code pillar provides it"
         )
     if "dask_address" not in inspect.signature(mine_repos).parameters:
-        sys.exit("rsimeter.code.ingest.mine_repos has no dask_address parameter in this build")
+        sys.exit(f"rsimeter.code.ingest.{mine_repos.__name__} has no dask_address parameter")
     from distributed import Client, LocalCluster
 
     from rsimeter.store import Store
