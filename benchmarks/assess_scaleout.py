@@ -69,16 +69,22 @@ def make_repos(root: Path, count: int, commits: int) -> list[Path]:
     return repos
 
 
+# When a run happened, not what it found: the only columns allowed to differ.
+RUN_TIME_COLUMNS = {"mined_at", "ingested_at"}
+
+
 def dump(store_path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every code_* table's rows, sorted, for comparing two stores."""
+    """Every code_* table's rows (run-time columns left out), sorted, to compare stores."""
     from rsimeter.store import Store
 
+    out = {}
     with Store.open(store_path) as s:
-        tables = [t for t in s.tables() if t.startswith("code_")]
-        return {
-            t: sorted(map(tuple, s.execute(f"SELECT * FROM {t}").fetchall()), key=repr)
-            for t in tables
-        }
+        for table in (t for t in s.tables() if t.startswith("code_")):
+            cols = [r[0] for r in s.execute(f'DESCRIBE "{table}"').fetchall()]
+            keep = ", ".join(f'"{c}"' for c in cols if c not in RUN_TIME_COLUMNS)
+            rows = s.execute(f'SELECT {keep} FROM "{table}"').fetchall()
+            out[table] = sorted(map(tuple, rows), key=repr)
+    return out
 
 
 def main() -> int:
