@@ -178,7 +178,8 @@ def watch(
             else:
                 console.print(
                     f"{obs.run_at:%Y-%m-%d %H:%M:%S} state {obs.assessment.state}, verdict "
-                    f"{obs.assessment.verdict.verdict}, {len(obs.changes)} changes",
+                    f"{obs.assessment.verdict.verdict}, {len(obs.changes)} alert "
+                    f"change{'' if len(obs.changes) == 1 else 's'}",
                     highlight=False,
                 )
     except KeyboardInterrupt:
