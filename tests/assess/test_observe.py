@@ -70,9 +70,21 @@ def test_observe_json_has_verdict_scenario_alerts_indicators_and_report(
 def test_without_config_the_embedded_default_sources_are_used(tmp_path, pillars, fake_sources):
     (tmp_path / ".git").mkdir()
     _, payload = observe_json(tmp_path)
-    assert fake_sources.called() == ["ingest_default", "mine_default", "run_default_experiment"]
+    assert fake_sources.called() == [
+        "horizon.ingest_default",
+        "code.mine_default",
+        "loop.run_default_experiment",
+        "autonomy.ingest_default",
+    ]
     assert fake_sources.calls[1][1] == (tmp_path,)
-    assert [s["status"] for s in payload["sources"]] == ["ok", "ok", "ok"]
+    assert [s["status"] for s in payload["sources"]] == ["ok", "ok", "ok", "skipped"]
+
+
+def test_transcripts_named_under_autonomy_reach_its_default_ingest(tmp_path, pillars, fake_sources):
+    (tmp_path / "rsimeter.toml").write_text('[autonomy]\ntranscripts = ["default"]\n')
+    observe_json(tmp_path)
+    config = fake_sources.kwargs["autonomy.ingest_default"]["config"]
+    assert config["autonomy"] == {"transcripts": ["default"]}
 
 
 def test_outside_a_repository_code_mining_is_skipped(tmp_path, pillars, fake_sources):
@@ -94,11 +106,11 @@ def test_configured_sources_are_called_with_paths_relative_to_the_config(
     )
     rc, payload = observe_json(tmp_path, "--config", str(cfgdir / "rsimeter.toml"))
     calls = dict(fake_sources.calls)
-    assert calls["mine_repos"] == ([str(cfgdir / "repo")],)
-    assert calls["ingest_files"] == ([cfgdir / "runs.jsonl"],)
-    assert calls["ingest_paths"] == ([Path("/abs/t")],)
-    assert calls["run_configured"] == ({"target": "tiny"},)
-    assert "run_default_experiment" not in calls
+    assert calls["code.mine_repos"] == ([str(cfgdir / "repo")],)
+    assert calls["horizon.ingest_files"] == ([cfgdir / "runs.jsonl"],)
+    assert calls["autonomy.ingest_paths"] == ([Path("/abs/t")],)
+    assert calls["loop.run_configured"] == ({"target": "tiny"},)
+    assert "loop.run_default_experiment" not in calls
     keys = {i["key"]: i for i in payload["indicators"]}
     assert keys["assess.gain_ratio"]["value"] == pytest.approx(2.0)
     assert payload["report"] == str(cfgdir / "out" / "index.html")
@@ -107,7 +119,7 @@ def test_configured_sources_are_called_with_paths_relative_to_the_config(
 
 def test_a_failing_source_is_reported_and_the_others_still_run(tmp_path, pillars, fake_sources):
     (tmp_path / ".git").mkdir()
-    fake_sources.failing.add("mine_default")
+    fake_sources.failing.add("code.mine_default")
     pillars.set(ind("horizon.doubling_days", 300))
     rc, payload = observe_json(tmp_path)
     status = {s["source"].split(":")[0]: s for s in payload["sources"]}

@@ -180,11 +180,11 @@ def observe(
     rules = alerts_config(section(cfg, "alerts"), str(path))
     set_growth_parameters(store, params.alpha, params.tau)
     if obs is None:
-        sources = run_steps(default_steps(store, cwd), say)
+        sources = run_steps(default_steps(store, cwd, cfg), say)
         out = report_dir or cwd / "rsimeter-report"
     else:
         obs = _resolve(obs, path.parent if used else cwd)
-        sources = run_steps(configured_steps(store, obs), say)
+        sources = run_steps(configured_steps(store, obs, cfg), say)
         out = report_dir or obs.report
     if say is not None:
         say("assessing")

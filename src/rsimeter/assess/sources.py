@@ -65,7 +65,7 @@ def resolve(entry: Entry) -> Callable[..., Any] | None:
     return None
 
 
-def call(source: str, entry: Entry, *args: Any) -> SourceOutcome:
+def call(source: str, entry: Entry, *args: Any, **kwargs: Any) -> SourceOutcome:
     """Run one ingestion function, turning every outcome into a SourceOutcome."""
     start = time.perf_counter()
     try:
@@ -76,7 +76,7 @@ def call(source: str, entry: Entry, *args: Any) -> SourceOutcome:
         wanted = " or ".join(f"{entry[0]}.{n}" for n in entry[1])
         return SourceOutcome(source, "missing", f"{wanted} is not in this build")
     try:
-        result = func(*args)
+        result = func(*args, **kwargs)
     except RsimeterError as e:
         return SourceOutcome(source, "failed", str(e), time.perf_counter() - start)
     except Exception as e:  # a failing source must not stop the others
@@ -101,45 +101,50 @@ def _describe(result: Any) -> str:
     return first if len(first) <= 200 else first[:197] + "..."
 
 
-Step = tuple[str, Entry, tuple[Any, ...]]
+Step = tuple[str, Entry, tuple[Any, ...], dict[str, Any]]
 
 
 def run_steps(steps: list[Step], say: Callable[[str], None] | None = None) -> list[SourceOutcome]:
     """Call each step in order, announcing it first (progress on the terminal)."""
     out = []
-    for label, entry, args in steps:
+    for label, entry, args, kwargs in steps:
         if say is not None:
             say(f"ingesting {label}")
-        out.append(call(label, entry, *args))
+        out.append(call(label, entry, *args, **kwargs))
     return out
 
 
-def default_steps(store: Store, cwd: Path) -> list[Step]:
-    """The embedded default: Epoch data, the repository here if any, a short loop run."""
+def default_steps(store: Store, cwd: Path, config: dict[str, Any]) -> list[Step]:
+    """The embedded default: Epoch data, the repository here if any, a short loop run,
+    and transcripts only where ``[autonomy] transcripts`` asks for them."""
     return [
-        ("horizon: bundled Epoch data", HORIZON_DEFAULT, (store,)),
-        (f"code: repository at {cwd}", CODE_DEFAULT, (store, cwd)),
-        ("loop: built-in CPU experiment", LOOP_DEFAULT, (store,)),
+        ("horizon: bundled Epoch data", HORIZON_DEFAULT, (store,), {}),
+        (f"code: repository at {cwd}", CODE_DEFAULT, (store, cwd), {}),
+        ("loop: built-in CPU experiment", LOOP_DEFAULT, (store,), {}),
+        ("autonomy: configured transcripts", AUTONOMY_DEFAULT, (store, None), {"config": config}),
     ]
 
 
-def configured_steps(store: Store, cfg: Any) -> list[Step]:
+def configured_steps(store: Store, cfg: Any, config: dict[str, Any]) -> list[Step]:
     """The sources an ``[observe]`` table lists (see rsimeter.assess.config)."""
     steps: list[Step] = []
     if cfg.epoch:
-        steps.append(("horizon: bundled Epoch data", HORIZON_DEFAULT, (store,)))
+        steps.append(("horizon: bundled Epoch data", HORIZON_DEFAULT, (store,), {}))
     if cfg.repos:
         label = f"code: {len(cfg.repos)} repositories"
-        steps.append((label, CODE_REPOS, (store, [str(p) for p in cfg.repos])))
+        steps.append((label, CODE_REPOS, (store, [str(p) for p in cfg.repos]), {}))
     if cfg.run_files:
         label = f"horizon: {len(cfg.run_files)} run files"
-        steps.append((label, HORIZON_FILES, (store, [Path(p) for p in cfg.run_files])))
+        steps.append((label, HORIZON_FILES, (store, [Path(p) for p in cfg.run_files]), {}))
     if cfg.transcripts:
-        label = f"autonomy: {len(cfg.transcripts)} transcript folders"
-        steps.append((label, AUTONOMY_PATHS, (store, [Path(p) for p in cfg.transcripts])))
+        label = f"autonomy: {len(cfg.transcripts)} transcript paths"
+        steps.append((label, AUTONOMY_PATHS, (store, [Path(p) for p in cfg.transcripts]), {}))
+    else:  # transcripts named under [autonomy] still count
+        label = "autonomy: configured transcripts"
+        steps.append((label, AUTONOMY_DEFAULT, (store, None), {"config": config}))
     for i, experiment in enumerate(cfg.experiments):
-        steps.append((f"loop: experiment {i + 1}", LOOP_CONFIGURED, (store, experiment)))
+        steps.append((f"loop: experiment {i + 1}", LOOP_CONFIGURED, (store, experiment), {}))
     for s in cfg.series:
         label = f"assess: {s.kind} series file {s.path.name}"
-        steps.append((label, SERIES, (store, s.path, s.kind, s.name)))
+        steps.append((label, SERIES, (store, s.path, s.kind, s.name), {}))
     return steps
