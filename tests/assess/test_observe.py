@@ -211,6 +211,11 @@ def test_source_results_are_described_in_one_short_line():
         def summary(self):
             return "3 new commits\nsecond line"
 
+    class RichSummary(WithDict):
+        def summary(self):
+            return object()  # a renderable, not text: the JSON is used instead
+
     assert _describe(WithSummary()) == "3 new commits"
+    assert _describe(RichSummary()).startswith('{ "repos"')
     line = _describe(WithDict())
     assert line.startswith('{ "repos": [') and len(line) <= 200 and "\n" not in line

@@ -89,13 +89,15 @@ def call(source: str, entry: Entry, *args: Any, **kwargs: Any) -> SourceOutcome:
 
 def _describe(result: Any) -> str:
     """A short line about what a source added (its summary, else its JSON, trimmed)."""
+    text = None
     if hasattr(result, "summary") and callable(result.summary):
-        text = str(result.summary())
-    elif hasattr(result, "to_dict") and callable(result.to_dict):
+        summary = result.summary()
+        text = summary if isinstance(summary, str) else None  # not a Rich renderable
+    if text is None and hasattr(result, "to_dict") and callable(result.to_dict):
         from rsimeter.render import dumps
 
         text = " ".join(dumps(result.to_dict()).split())
-    else:
+    if text is None:
         text = str(result)
     first = text.splitlines()[0] if text else ""
     return first if len(first) <= 200 else first[:197] + "..."
