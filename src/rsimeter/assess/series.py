@@ -71,7 +71,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     if size > MAX_BYTES:
         raise InputError(path, f"file too large ({size} bytes; limit {MAX_BYTES})")
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM is not a column
             reader = csv.DictReader(fh)
             for row in reader:
                 yield reader.line_num, row
