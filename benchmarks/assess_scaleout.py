@@ -4,7 +4,8 @@
 
 Generates ``--repos`` git repositories (with ``git fast-import``: a mix of human
 commits and commits carrying AI co-author trailers), mines them once serially
-and once on a local Dask cluster through ``rsimeter.code.ingest.mine_repos``,
+and once on a local Dask cluster through ``rsimeter.code.ingest.mine_repos``
+(or ``mine``, its name in some builds),
 checks that both stores hold exactly the same rows, and prints the wall times and
 the speed-up ratio (serial / Dask). Both stores share one pseudonymisation salt
 so their rows are comparable.
@@ -68,16 +69,22 @@ def make_repos(root: Path, count: int, commits: int) -> list[Path]:
     return repos
 
 
+# When a run happened, not what it found: the only columns allowed to differ.
+RUN_TIME_COLUMNS = {"mined_at", "ingested_at"}
+
+
 def dump(store_path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every code_* table's rows, sorted, for comparing two stores."""
+    """Every code_* table's rows (run-time columns left out), sorted, to compare stores."""
     from rsimeter.store import Store
 
+    out = {}
     with Store.open(store_path) as s:
-        tables = [t for t in s.tables() if t.startswith("code_")]
-        return {
-            t: sorted(map(tuple, s.execute(f"SELECT * FROM {t}").fetchall()), key=repr)
-            for t in tables
-        }
+        for table in (t for t in s.tables() if t.startswith("code_")):
+            cols = [r[0] for r in s.execute(f'DESCRIBE "{table}"').fetchall()]
+            keep = ", ".join(f'"{c}"' for c in cols if c not in RUN_TIME_COLUMNS)
+            rows = s.execute(f'SELECT {keep} FROM "{table}"').fetchall()
+            out[table] = sorted(map(tuple, rows), key=repr)
+    return out
 
 
 def main() -> int:
@@ -89,13 +96,16 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     try:
-        from rsimeter.code.ingest import mine_repos
+        from rsimeter.code import ingest
     except ImportError:
+        sys.exit("rsimeter.code.ingest is not in this build: the code pillar provides it")
+    mine_repos = getattr(ingest, "mine_repos", None) or getattr(ingest, "mine", None)
+    if mine_repos is None:
         sys.exit(
             "rsimeter.code.ingest.mine_repos is not in this build: the code pillar provides it"
         )
     if "dask_address" not in inspect.signature(mine_repos).parameters:
-        sys.exit("rsimeter.code.ingest.mine_repos has no dask_address parameter in this build")
+        sys.exit(f"rsimeter.code.ingest.{mine_repos.__name__} has no dask_address parameter")
     from distributed import Client, LocalCluster
 
     from rsimeter.store import Store
@@ -111,7 +121,7 @@ def main() -> int:
             with Store.open(path) as s:
                 s.set_meta("salt", SALT)
                 start = time.perf_counter()
-                mine_repos(s, repos, dask_address=address)
+                mine_repos(s, [str(r) for r in repos], dask_address=address)
                 return time.perf_counter() - start
 
         serial = run(root / "serial.duckdb", None)

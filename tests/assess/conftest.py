@@ -42,19 +42,23 @@ class FakeSources:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.failing: set[str] = set()
+        self.kwargs: dict[str, dict[str, Any]] = {}
         real = sources.resolve
 
         def resolve(entry: sources.Entry) -> Callable[..., Any] | None:
             if entry[0].startswith("rsimeter.assess."):
                 return real(entry)
-            name = entry[1][0]
+            name = entry[0].split(".")[1] + "." + entry[1][0]
 
-            def fake(*args: Any) -> str | None:
+            def fake(*args: Any, **kwargs: Any) -> str | None:
                 self.calls.append((name, args[1:]))
+                self.kwargs[name] = kwargs
                 if name in self.failing:
                     raise RuntimeError(f"{name} failed on purpose")
-                if name == "mine_default" and not (args[1] / ".git").exists():
+                if name == "code.mine_default" and not (args[1] / ".git").exists():
                     return None  # as the code pillar does outside a repository
+                if name == "autonomy.ingest_default" and args[1] is None:
+                    return None  # nothing asked for: transcripts stay unread
                 return f"{name} done"
 
             return fake

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -71,9 +70,21 @@ def test_observe_json_has_verdict_scenario_alerts_indicators_and_report(
 def test_without_config_the_embedded_default_sources_are_used(tmp_path, pillars, fake_sources):
     (tmp_path / ".git").mkdir()
     _, payload = observe_json(tmp_path)
-    assert fake_sources.called() == ["ingest_default", "mine_default", "run_default_experiment"]
+    assert fake_sources.called() == [
+        "horizon.ingest_default",
+        "code.mine_default",
+        "loop.run_default_experiment",
+        "autonomy.ingest_default",
+    ]
     assert fake_sources.calls[1][1] == (tmp_path,)
-    assert [s["status"] for s in payload["sources"]] == ["ok", "ok", "ok"]
+    assert [s["status"] for s in payload["sources"]] == ["ok", "ok", "ok", "skipped"]
+
+
+def test_transcripts_named_under_autonomy_reach_its_default_ingest(tmp_path, pillars, fake_sources):
+    (tmp_path / "rsimeter.toml").write_text('[autonomy]\ntranscripts = ["default"]\n')
+    observe_json(tmp_path)
+    config = fake_sources.kwargs["autonomy.ingest_default"]["config"]
+    assert config["autonomy"] == {"transcripts": ["default"]}
 
 
 def test_outside_a_repository_code_mining_is_skipped(tmp_path, pillars, fake_sources):
@@ -95,11 +106,11 @@ def test_configured_sources_are_called_with_paths_relative_to_the_config(
     )
     rc, payload = observe_json(tmp_path, "--config", str(cfgdir / "rsimeter.toml"))
     calls = dict(fake_sources.calls)
-    assert calls["mine_repos"] == ([cfgdir / "repo"],)
-    assert calls["ingest_files"] == ([cfgdir / "runs.jsonl"],)
-    assert calls["ingest_paths"] == ([Path("/abs/t")],)
-    assert calls["run_configured"] == ({"target": "tiny"},)
-    assert "run_default_experiment" not in calls
+    assert calls["code.mine_repos"] == ([str(cfgdir / "repo")],)
+    assert calls["horizon.ingest_files"] == ([cfgdir / "runs.jsonl"],)
+    assert calls["autonomy.ingest_paths"] == ([Path("/abs/t")],)
+    assert calls["loop.run_configured"] == ({"target": "tiny"},)
+    assert "loop.run_default_experiment" not in calls
     keys = {i["key"]: i for i in payload["indicators"]}
     assert keys["assess.gain_ratio"]["value"] == pytest.approx(2.0)
     assert payload["report"] == str(cfgdir / "out" / "index.html")
@@ -108,7 +119,7 @@ def test_configured_sources_are_called_with_paths_relative_to_the_config(
 
 def test_a_failing_source_is_reported_and_the_others_still_run(tmp_path, pillars, fake_sources):
     (tmp_path / ".git").mkdir()
-    fake_sources.failing.add("mine_default")
+    fake_sources.failing.add("code.mine_default")
     pillars.set(ind("horizon.doubling_days", 300))
     rc, payload = observe_json(tmp_path)
     status = {s["source"].split(":")[0]: s for s in payload["sources"]}
@@ -169,18 +180,42 @@ def test_assess_load_and_growth_rate_commands(tmp_path):
     assert json.loads(res.stdout)["growth_rate"] == pytest.approx(0.03575, abs=1e-5)
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rsimeter.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
+    """The console entry point in this process: exit code and stderr."""
+    from rsimeter.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["rsimeter", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    return int(info.value.code or 0), capsys.readouterr().err
 
 
-def test_bad_observe_config_is_one_line_naming_the_file(tmp_path):
+def test_bad_observe_config_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys):
     (tmp_path / "r.toml").write_text("[observe]\nrepos = 3\n")
-    res = _cli("observe", "--config", "r.toml", "--store", "e.duckdb", cwd=tmp_path)
-    assert res.returncode == 2
-    assert "r.toml" in res.stderr and "repos" in res.stderr and "Traceback" not in res.stderr
+    code, err = run_main(
+        ["observe", "--config", "r.toml", "--store", "e.duckdb"], monkeypatch, capsys
+    )
+    assert code == 2
+    assert "r.toml" in err and "repos" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_source_results_are_described_in_one_short_line():
+    from rsimeter.assess.sources import _describe
+
+    class WithDict:
+        def to_dict(self):
+            return {"repos": [{"repo_id": "r", "status": "mined", "new_commits": 3}] * 20}
+
+    class WithSummary:
+        def summary(self):
+            return "3 new commits\nsecond line"
+
+    class RichSummary(WithDict):
+        def summary(self):
+            return object()  # a renderable, not text: the JSON is used instead
+
+    assert _describe(WithSummary()) == "3 new commits"
+    assert _describe(RichSummary()).startswith('{ "repos"')
+    line = _describe(WithDict())
+    assert line.startswith('{ "repos": [') and len(line) <= 200 and "\n" not in line

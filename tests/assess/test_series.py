@@ -112,3 +112,14 @@ def test_second_series_of_a_kind_gets_its_name_in_the_key(store, tmp_path):
     load_series(store, write(tmp_path / "b.csv", body), "cycles")
     keys = sorted(i.key for i in indicators(store))
     assert keys == ["assess.gain_ratio", "assess.gain_ratio.b"]
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_column(store, tmp_path):
+    f = tmp_path / "bom.csv"
+    f.write_bytes("\ufeffgain,duration\n1,10\n2,8\n".encode())
+    assert load_series(store, f, "cycles").rows == 2
+
+
+def test_an_empty_file_is_one_clear_error(store, tmp_path):
+    with pytest.raises(InputError, match="no rows"):
+        load_series(store, write(tmp_path / "empty.csv", ""), "tasks")

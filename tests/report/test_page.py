@@ -131,16 +131,15 @@ def test_dashboard_serves_a_busy_note_while_another_process_writes(tmp_path, pil
     assert 'id="verdict"' in page and data["state"] == "critical"
 
 
-def test_an_unwritable_report_folder_is_one_clear_error(tmp_path, pillars, fake_sources):
-    import subprocess
-    import sys
+def test_an_unwritable_report_folder_is_one_clear_error(
+    tmp_path, pillars, fake_sources, monkeypatch, capsys
+):
+    from tests.assess.test_observe import run_main
 
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "taken").write_text("a file where the report folder should go")
     (tmp_path / "only.toml").write_text("[observe]\n")  # no sources: nothing to ingest
-    res = subprocess.run(
-        [sys.executable, "-m", "rsimeter.cli", "observe", "--out", "taken", "--store", "e.duckdb",
-         "--config", "only.toml"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "taken: cannot write the report" in res.stderr
+    args = ["observe", "--out", "taken", "--store", "e.duckdb", "--config", "only.toml"]
+    code, err = run_main(args, monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "taken: cannot write the report" in err

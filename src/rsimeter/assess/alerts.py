@@ -62,7 +62,7 @@ class Rule(BaseModel):
 
     def describe(self) -> str:
         what = {"value": "value", "low": "lower bound", "high": "upper bound"}[self.bound]
-        return f"{what} {self.op} {self.threshold:g}"
+        return f"{what} {self.op} {self.threshold:.4g}"
 
 
 def _r(

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import lambertw
 
+from rsimeter.assess.jones import slopes
 from rsimeter.estimate import Estimate, percentile_interval
 
 BOOT_REPS = 2000
@@ -114,6 +115,9 @@ def fit_burtsev(
     """
     ct, pt = (np.asarray(a, dtype=float) for a in treatment)
     cc, pc = (np.asarray(a, dtype=float) for a in control)
+    okt = np.isfinite(ct) & np.isfinite(pt) & (pt > 0)  # log rate needs a positive rate
+    okc = np.isfinite(cc) & np.isfinite(pc) & (pc > 0)
+    ct, pt, cc, pc = ct[okt], pt[okt], cc[okc], pc[okc]
     bt, bc = log_rate_slope(ct, pt), log_rate_slope(cc, pc)
     n = int(ct.size + cc.size)
     if not (math.isfinite(bt) and math.isfinite(bc)):
@@ -124,12 +128,12 @@ def fit_burtsev(
         return BurtsevFit(est, bt, bc, Estimate.missing("no R̂"), int(ct.size), int(cc.size))
     value = 1 - bt / bc
     rng = np.random.default_rng(seed)
-    boots = np.empty(reps)
-    for i in range(reps):
-        it = rng.integers(0, ct.size, ct.size)
-        ic = rng.integers(0, cc.size, cc.size)
-        b_t, b_c = log_rate_slope(ct[it], pt[it]), log_rate_slope(cc[ic], pc[ic])
-        boots[i] = 1 - b_t / b_c if b_c < 0 else math.nan
+    lt, lc = np.log(pt), np.log(pc)
+    it = rng.integers(0, ct.size, (reps, ct.size))
+    ic = rng.integers(0, cc.size, (reps, cc.size))
+    b_t, b_c = slopes(ct[it], lt[it]), slopes(cc[ic], lc[ic])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boots = np.where(b_c < 0, 1 - b_t / b_c, np.nan)
     est = percentile_interval(value, boots, n=n, level=level, method="Burtsev R̂, bootstrap arms")
     lam = Estimate.missing("λ needs α and τ")
     if alpha is not None and tau is not None and value > 0:

@@ -120,8 +120,13 @@ def observe(
     from rsimeter.assess.observe import observe as run_observe
     from rsimeter.store import Store
 
+    def say(line: str) -> None:
+        from rich.text import Text
+
+        err_console.print(Text(line, style="dim"))
+
     with Store.open(store) as s:
-        result = run_observe(s, config_path=config, report_dir=out)
+        result = run_observe(s, config_path=config, report_dir=out, say=say)
     render(result, json_)
     raise typer.Exit(result.exit_code)
 
@@ -173,7 +178,8 @@ def watch(
             else:
                 console.print(
                     f"{obs.run_at:%Y-%m-%d %H:%M:%S} state {obs.assessment.state}, verdict "
-                    f"{obs.assessment.verdict.verdict}, {len(obs.changes)} changes",
+                    f"{obs.assessment.verdict.verdict}, {len(obs.changes)} alert "
+                    f"change{'' if len(obs.changes) == 1 else 's'}",
                     highlight=False,
                 )
     except KeyboardInterrupt:
@@ -194,6 +200,11 @@ def serve(
     """Local dashboard over the store: the report's views, refreshing as evidence arrives."""
     from rsimeter.report.serve import Dashboard, make_server
 
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(
+            f"warning: listening on {host}: anyone who can reach it can read the assessment",
+            highlight=False,
+        )
     server = make_server(Dashboard(store, refresh), host, port)
     h, p = server.server_address[:2]
     shown = h.decode() if isinstance(h, bytes) else str(h)

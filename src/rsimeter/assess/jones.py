@@ -32,6 +32,16 @@ from rsimeter.estimate import Estimate, percentile_interval
 BOOT_REPS = 2000
 
 
+def slopes(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """OLS slopes of each row of y on the same row of t (NaN where t does not vary)."""
+    tc = t - t.mean(axis=-1, keepdims=True)
+    yc = y - y.mean(axis=-1, keepdims=True)
+    den = (tc * tc).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (tc * yc).sum(axis=-1) / den
+    return np.where(den > 1e-12 * np.maximum(1.0, (t * t).sum(axis=-1)), out, np.nan)
+
+
 def _slope(t: np.ndarray, y: np.ndarray) -> float:
     if t.size < 2 or np.ptp(t) == 0:
         return math.nan
@@ -94,12 +104,11 @@ def fit_jones(
             Estimate.missing("Jones r: research input does not grow over the series", n), ga, gs, n
         )
     rng = np.random.default_rng(seed)
-    boots = np.full(reps, math.nan)
-    for i in range(reps):
-        idx = rng.integers(0, n, n)
-        b_s = _slope(t[idx], ls[idx])
-        if math.isfinite(b_s) and b_s > 0:
-            boots[i] = _slope(t[idx], la[idx]) / b_s
+    idx = rng.integers(0, n, (reps, n))
+    b_s = slopes(t[idx], ls[idx])
+    b_a = slopes(t[idx], la[idx])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boots = np.where(b_s > 0, b_a / b_s, np.nan)
     est = percentile_interval(
         ga / gs, boots, n=n, level=level, method="Jones r = g_A/g_S, bootstrap"
     )

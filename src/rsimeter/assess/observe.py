@@ -7,6 +7,7 @@ next run (or a watcher) can say which alerts changed state since.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from rsimeter.assess.alerts import RANK, Alert, alerts_config
 from rsimeter.assess.assessment import Assessment, assess
 from rsimeter.assess.config import ObserveConfig, assess_config, observe_config
 from rsimeter.assess.indicators import set_growth_parameters
-from rsimeter.assess.sources import SourceOutcome, configured_sources, default_sources
+from rsimeter.assess.sources import SourceOutcome, configured_steps, default_steps, run_steps
 from rsimeter.config import DEFAULT_CONFIG, load_config, section
 from rsimeter.errors import RsimeterError
 from rsimeter.store import Store
@@ -89,7 +90,8 @@ class Observation:
         lines: list[Any] = []
         for s in self.sources:
             style = {"ok": "green", "failed": "red", "missing": "yellow"}.get(s.status, "dim")
-            lines.append(Text(f"source {s.status:>7}  {s.source}  {s.message}", style=style))
+            detail = f": {s.message}" if s.message else ""
+            lines.append(Text(f"{s.status:>7}  {s.source}{detail}", style=style))
         lines += self.assessment.renderables()
         lines += [Text(f"changed: {c.line()}") for c in self.changes]
         if self.report:
@@ -161,8 +163,12 @@ def observe(
     config_path: Path | None = None,
     cwd: Path | None = None,
     report_dir: Path | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> Observation:
-    """Run the main job once against the store and return what it found."""
+    """Run the main job once against the store and return what it found.
+
+    ``say`` receives a line as each step starts (the CLI prints them on stderr).
+    """
     from rsimeter.report.build import build_report
 
     cwd = cwd or Path.cwd()
@@ -174,16 +180,20 @@ def observe(
     rules = alerts_config(section(cfg, "alerts"), str(path))
     set_growth_parameters(store, params.alpha, params.tau)
     if obs is None:
-        sources = default_sources(store, cwd)
+        sources = run_steps(default_steps(store, cwd, cfg), say)
         out = report_dir or cwd / "rsimeter-report"
     else:
         obs = _resolve(obs, path.parent if used else cwd)
-        sources = configured_sources(store, obs)
+        sources = run_steps(configured_steps(store, obs, cfg), say)
         out = report_dir or obs.report
+    if say is not None:
+        say("assessing")
     assessment = assess(store, rules)
     run_at = datetime.now(UTC)
     changes = alert_changes(previous_levels(store), assessment.alerts)
     record_run(store, run_at, assessment)
+    if say is not None:
+        say(f"writing the report to {out}")
     try:
         report = build_report(store, out, assessment=assessment).path.resolve()
     except OSError as e:

@@ -60,7 +60,7 @@ class LoadResult:
 
     def summary(self) -> str:
         extra = f", {self.problems.count()} bad rows skipped" if self.problems else ""
-        return f"{self.kind} series '{self.series}': {self.rows} rows from {self.path}{extra}"
+        return f"{self.kind} series '{self.series}': {self.rows} rows{extra}"
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -71,7 +71,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     if size > MAX_BYTES:
         raise InputError(path, f"file too large ({size} bytes; limit {MAX_BYTES})")
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM is not a column
             reader = csv.DictReader(fh)
             for row in reader:
                 yield reader.line_num, row

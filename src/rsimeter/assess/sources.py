@@ -21,7 +21,7 @@ from rsimeter.store import Store
 # first name the module has is called.
 Entry = tuple[str, tuple[str, ...]]
 CODE_DEFAULT: Entry = ("rsimeter.code.ingest", ("mine_default",))
-CODE_REPOS: Entry = ("rsimeter.code.ingest", ("mine_repos",))
+CODE_REPOS: Entry = ("rsimeter.code.ingest", ("mine_repos", "mine"))
 HORIZON_DEFAULT: Entry = ("rsimeter.horizon.ingest", ("ingest_default",))
 HORIZON_FILES: Entry = ("rsimeter.horizon.ingest", ("ingest_files", "ingest_paths"))
 LOOP_DEFAULT: Entry = ("rsimeter.loop.harness", ("run_default_experiment",))
@@ -65,7 +65,7 @@ def resolve(entry: Entry) -> Callable[..., Any] | None:
     return None
 
 
-def call(source: str, entry: Entry, *args: Any) -> SourceOutcome:
+def call(source: str, entry: Entry, *args: Any, **kwargs: Any) -> SourceOutcome:
     """Run one ingestion function, turning every outcome into a SourceOutcome."""
     start = time.perf_counter()
     try:
@@ -76,7 +76,7 @@ def call(source: str, entry: Entry, *args: Any) -> SourceOutcome:
         wanted = " or ".join(f"{entry[0]}.{n}" for n in entry[1])
         return SourceOutcome(source, "missing", f"{wanted} is not in this build")
     try:
-        result = func(*args)
+        result = func(*args, **kwargs)
     except RsimeterError as e:
         return SourceOutcome(source, "failed", str(e), time.perf_counter() - start)
     except Exception as e:  # a failing source must not stop the others
@@ -88,36 +88,65 @@ def call(source: str, entry: Entry, *args: Any) -> SourceOutcome:
 
 
 def _describe(result: Any) -> str:
+    """A short line about what a source added (its summary, else its JSON, trimmed)."""
+    text = None
     if hasattr(result, "summary") and callable(result.summary):
-        return str(result.summary()).splitlines()[0][:300]
-    return str(result).splitlines()[0][:300] if str(result) else ""
+        summary = result.summary()
+        text = summary if isinstance(summary, str) else None  # not a Rich renderable
+    if text is None and hasattr(result, "to_dict") and callable(result.to_dict):
+        from rsimeter.render import dumps
+
+        text = " ".join(dumps(result.to_dict()).split())
+    if text is None:
+        text = str(result)
+    first = text.splitlines()[0] if text else ""
+    return first if len(first) <= 200 else first[:197] + "..."
 
 
-def default_sources(store: Store, cwd: Path) -> list[SourceOutcome]:
-    """The embedded default: Epoch data, the repository here if any, a short loop run."""
-    out = [call("horizon: bundled Epoch data", HORIZON_DEFAULT, store)]
-    out.append(call(f"code: repository at {cwd}", CODE_DEFAULT, store, cwd))
-    out.append(call("loop: built-in CPU experiment", LOOP_DEFAULT, store))
+Step = tuple[str, Entry, tuple[Any, ...], dict[str, Any]]
+
+
+def run_steps(steps: list[Step], say: Callable[[str], None] | None = None) -> list[SourceOutcome]:
+    """Call each step in order, announcing it first (progress on the terminal)."""
+    out = []
+    for label, entry, args, kwargs in steps:
+        if say is not None:
+            say(f"ingesting {label}")
+        out.append(call(label, entry, *args, **kwargs))
     return out
 
 
-def configured_sources(store: Store, cfg: Any) -> list[SourceOutcome]:
+def default_steps(store: Store, cwd: Path, config: dict[str, Any]) -> list[Step]:
+    """The embedded default: Epoch data, the repository here if any, a short loop run,
+    and transcripts only where ``[autonomy] transcripts`` asks for them."""
+    return [
+        ("horizon: bundled Epoch data", HORIZON_DEFAULT, (store,), {}),
+        (f"code: repository at {cwd}", CODE_DEFAULT, (store, cwd), {}),
+        ("loop: built-in CPU experiment", LOOP_DEFAULT, (store,), {}),
+        ("autonomy: configured transcripts", AUTONOMY_DEFAULT, (store, None), {"config": config}),
+    ]
+
+
+def configured_steps(store: Store, cfg: Any, config: dict[str, Any]) -> list[Step]:
     """The sources an ``[observe]`` table lists (see rsimeter.assess.config)."""
-    out: list[SourceOutcome] = []
+    steps: list[Step] = []
     if cfg.epoch:
-        out.append(call("horizon: bundled Epoch data", HORIZON_DEFAULT, store))
+        steps.append(("horizon: bundled Epoch data", HORIZON_DEFAULT, (store,), {}))
     if cfg.repos:
         label = f"code: {len(cfg.repos)} repositories"
-        out.append(call(label, CODE_REPOS, store, [Path(p) for p in cfg.repos]))
+        steps.append((label, CODE_REPOS, (store, [str(p) for p in cfg.repos]), {}))
     if cfg.run_files:
         label = f"horizon: {len(cfg.run_files)} run files"
-        out.append(call(label, HORIZON_FILES, store, [Path(p) for p in cfg.run_files]))
+        steps.append((label, HORIZON_FILES, (store, [Path(p) for p in cfg.run_files]), {}))
     if cfg.transcripts:
-        label = f"autonomy: {len(cfg.transcripts)} transcript folders"
-        out.append(call(label, AUTONOMY_PATHS, store, [Path(p) for p in cfg.transcripts]))
+        label = f"autonomy: {len(cfg.transcripts)} transcript paths"
+        steps.append((label, AUTONOMY_PATHS, (store, [Path(p) for p in cfg.transcripts]), {}))
+    else:  # transcripts named under [autonomy] still count
+        label = "autonomy: configured transcripts"
+        steps.append((label, AUTONOMY_DEFAULT, (store, None), {"config": config}))
     for i, experiment in enumerate(cfg.experiments):
-        out.append(call(f"loop: experiment {i + 1}", LOOP_CONFIGURED, store, experiment))
+        steps.append((f"loop: experiment {i + 1}", LOOP_CONFIGURED, (store, experiment), {}))
     for s in cfg.series:
-        label = f"assess: {s.kind} series {s.path}"
-        out.append(call(label, SERIES, store, s.path, s.kind, s.name))
-    return out
+        label = f"assess: {s.kind} series file {s.path.name}"
+        steps.append((label, SERIES, (store, s.path, s.kind, s.name), {}))
+    return steps

@@ -118,10 +118,11 @@ def compounding_measures(indicators: list[Indicator]) -> list[Measure]:
             if inverse:
                 if e.value <= 0:
                     break
-                inv = [1 / x if math.isfinite(x) and x > 0 else math.nan for x in (e.high, e.low)]
-                if math.isfinite(e.high) and e.high <= 0:
-                    inv[0] = math.nan
-                out.append(Measure(ind.key, 1 / e.value, inv[0], inv[1], controlled))
+                # 1/q: the upper bound of q gives the lower bound of the amplification.
+                low, high = (
+                    1 / x if math.isfinite(x) and x > 0 else math.nan for x in (e.high, e.low)
+                )
+                out.append(Measure(ind.key, 1 / e.value, low, high, controlled))
             else:
                 out.append(Measure(ind.key, e.value, e.low, e.high, controlled))
             break

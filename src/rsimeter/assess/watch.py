@@ -87,6 +87,7 @@ class Delivery:
     jsonl: Path | None = None
     webhook: str | None = None
     say: Callable[[str], None] = print
+    progress: Callable[[str], None] | None = None  # each step of each run, if wanted
     failures: list[str] = field(default_factory=list)
 
     def send(self, obs: Observation) -> None:
@@ -131,7 +132,9 @@ def watch(
         started = time.monotonic()
         try:
             with Store.open(store_path) as store:
-                obs = observe(store, config_path=config_path, report_dir=report_dir)
+                obs = observe(
+                    store, config_path=config_path, report_dir=report_dir, say=delivery.progress
+                )
         except InputError:
             raise
         except RsimeterError as e:
