@@ -118,10 +118,10 @@ class Store:
                     )
 
     def schema_version(self, component: str) -> int:
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT version FROM schema_version WHERE component = ?", [component]
-        ).fetchone()
-        return int(row[0]) if row else 0
+        ).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def tables(self) -> list[str]:
         """Names of the evidence tables (excluding bookkeeping)."""
@@ -170,13 +170,14 @@ class Store:
 
     def count_rows(self, table: str) -> int:
         """Number of rows in a table."""
-        row = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
-        return int(row[0]) if row else 0
+        rows = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
+        return int(rows[0][0]) if rows else 0
 
     # -- meta and privacy ----------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return str(row[0]) if row else None
+        # fetchall, not fetchone: an open result blocks a later register() on this connection
+        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return str(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
         self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])

@@ -40,3 +40,8 @@ def test_bootstrap_mean_covers_the_true_mean():
     est = bootstrap_mean(rng.normal(10, 1, size=400))
     assert est.contains(10.0)
     assert est.high - est.low < 0.5
+
+
+def test_wilson_bounds_are_exactly_zero_and_one_at_the_edges():
+    assert wilson(0, 7).low == 0.0
+    assert wilson(7, 7).high == 1.0

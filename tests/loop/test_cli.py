@@ -14,7 +14,7 @@ from rsimeter.loop.edits import knob_patch
 from rsimeter.loop.target import load_target
 
 try:
-    from fake_target import write_fake_target
+    from tests.loop.fake_target import write_fake_target
 except ImportError:  # collected as a package
     from tests.loop.fake_target import write_fake_target
 

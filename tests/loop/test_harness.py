@@ -23,7 +23,7 @@ from rsimeter.loop.target import Target, load_target
 from rsimeter.store import Store
 
 try:
-    from fake_target import write_fake_target
+    from tests.loop.fake_target import write_fake_target
 except ImportError:  # collected as a package
     from tests.loop.fake_target import write_fake_target
 

@@ -13,11 +13,20 @@ from rsimeter.store import Store
 def indicators(store: Store) -> list[Indicator]:
     """The loop indicators computed from the store (empty when there is no evidence).
 
+    From the recursion level: ``loop.gain_ratio``, ``loop.generation_time_ratio`` and
+    ``loop.ai_gain_share`` (the verdict and its reasons travel in their evidence).
+
     - ``loop.sigma_gain``: σ(best) − σ(shipped) of the latest finished experiment, paired
       by seed, best chosen on the proxy score and scored on hidden data.
     - ``loop.reference_gap_recovered``: share of the reference improvement's σ gain recovered.
     - ``loop.integrity_events``: integrity flags raised in that experiment (exact count).
     """
+    from rsimeter.loop.recursion.indicators import recursion_indicators
+
+    return _experiment_indicators(store) + recursion_indicators(store)
+
+
+def _experiment_indicators(store: Store) -> list[Indicator]:
     from rsimeter.loop import record
 
     exp_id = record.latest_experiment(store)

@@ -14,15 +14,22 @@ MAX_EXPERIMENTS = 10
 def section(store: Store) -> Section | None:
     """The loop section, or None when the store holds no loop evidence."""
     from rsimeter.loop import record
+    from rsimeter.loop.recursion.report import recursion_section_blocks
 
     if "loop_experiments" not in store.tables():
         return None
+    recursion = recursion_section_blocks(store)
     listed = record.list_experiments(store)
     finished = [
         e for e in listed if e["finished_at"] is not None and str(e["finished_at"]) != "NaT"
     ]
     if not finished:
-        return None
+        if not recursion:
+            return None
+        sec = Section("loop", "Self-improvement experiments", summary="Recursion experiments")
+        for block in recursion:
+            sec.add(block)
+        return sec
     latest = record.load_experiment(store, str(finished[0]["experiment_id"]))
     sec = Section(
         "loop",
@@ -56,6 +63,8 @@ def section(store: Store) -> Section | None:
     sec.add(_lineage(latest))
     sec.add(_surfaces(latest))
     sec.add(_integrity(latest))
+    for block in recursion:
+        sec.add(block)
     return sec
 
 
