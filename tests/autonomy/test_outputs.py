@@ -65,11 +65,12 @@ def test_report_section_has_charts_and_tables(store: Store, tmp_path: Path) -> N
     assert b.PRIVATE_TEXT not in html
 
 
-def test_full_report_builds_with_the_autonomy_section(store: Store, tmp_path: Path) -> None:
+def test_full_report_builds_with_the_autonomy_section(tmp_path: Path) -> None:
     from rsimeter.report.build import build_report
 
-    ingest_paths(store, [b.claude_session(tmp_path / "s.jsonl")])
-    result = build_report(store, tmp_path / "report")
+    with Store.open(tmp_path / "full.duckdb") as full:  # every pillar's real tables
+        ingest_paths(full, [b.claude_session(tmp_path / "s.jsonl")])
+        result = build_report(full, tmp_path / "report")
     assert "autonomy" in result.sections
     assert (tmp_path / "report" / "index.html").read_text().count('id="autonomy"') == 1
 
