@@ -88,9 +88,11 @@ def call(source: str, entry: Entry, *args: Any, **kwargs: Any) -> SourceOutcome:
 
 
 def _describe(result: Any) -> str:
-    """A short line about what a source added (its summary, else its JSON, trimmed)."""
+    """A short line about what a source added (headline, summary, else its JSON, trimmed)."""
     text = None
-    if hasattr(result, "summary") and callable(result.summary):
+    if hasattr(result, "headline") and callable(result.headline):
+        text = str(result.headline())
+    if text is None and hasattr(result, "summary") and callable(result.summary):
         summary = result.summary()
         text = summary if isinstance(summary, str) else None  # not a Rich renderable
     if text is None and hasattr(result, "to_dict") and callable(result.to_dict):

@@ -84,6 +84,13 @@ class MineResult:
             "problems": self.problems.to_dict(),
         }
 
+    def headline(self) -> str:
+        """One line: repositories mined, new commits, failures."""
+        read = sum(1 for r in self.repos if r.status in ("mined", "up to date"))
+        new = sum(r.new_commits for r in self.repos)
+        others = len(self.repos) - read
+        return f"{read} repositories read, {new} new commits, {others} partial or failed"
+
     def __rich__(self) -> Any:
         from rich.console import Group
         from rich.table import Table

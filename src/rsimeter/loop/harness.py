@@ -601,6 +601,13 @@ class ExperimentResult:
             "candidates": [_candidate_brief(c) for c in self.candidates],
         }
 
+    def headline(self) -> str:
+        """One line: target, improver, candidates and the σ gain with its interval."""
+        return (
+            f"{self.experiment_id}: {self.target} with {self.improver}, "
+            f"{len(self.candidates)} runs, σ gain {self.sigma_gain}"
+        )
+
     def summary(self) -> Any:
         """A Rich table for people: σ shipped and best, gains, then one row per candidate."""
         from rich.console import Group
