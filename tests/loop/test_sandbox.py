@@ -209,3 +209,14 @@ def test_stderr_events_recognise_attempts() -> None:
     ]
     assert stderr_events("No such file or directory: '/candidate/data/x.npy'") == []
     assert stderr_events("all fine") == []
+
+
+def test_private_tmp_is_mounted_before_python_so_a_venv_under_tmp_stays_visible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv = Path("/tmp/some-checkout/.venv")
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: [venv])
+    args = sandbox._bwrap_args(tmp_path, {}, Caps(), network=False, as_root=False)
+    tmpfs_at = args.index("/tmp", args.index("--tmpfs"))
+    bind_at = args.index(str(venv))
+    assert tmpfs_at < bind_at

@@ -157,13 +157,15 @@ def _bwrap_args(
     for etc in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives"):
         args += ["--ro-bind-try", f"/etc/{etc}", f"/etc/{etc}"]
     made: set[str] = {"/", "/usr", "/etc", "/proc", "/dev", "/tmp"}
+    # /tmp first: bwrap applies mounts in order, and a Python install or venv that lives
+    # under /tmp (a CI checkout, say) must be bound on top of the private /tmp, not hidden by it
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(int(budget.max_file_mb) * 1024 * 1024), "--tmpfs", "/tmp"]
     for prefix in _python_roots():
         args += [*_parents(str(prefix), made), "--ro-bind", str(prefix), str(prefix)]
     package = Path(__file__).resolve().parents[1]
     if any(_is_within(package, p) for p in _python_roots()):
         args += ["--tmpfs", str(package)]  # the installed rsimeter stays out of the namespace
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", str(int(budget.max_file_mb) * 1024 * 1024), "--tmpfs", "/tmp"]
     args += ["--bind", str(workdir), WORKDIR_IN_SANDBOX]
     for host_path, inside in readonly_binds.items():
         args += [*_parents(inside, made), "--ro-bind", str(Path(host_path).resolve()), inside]
