@@ -118,10 +118,8 @@ class Store:
                     )
 
     def schema_version(self, component: str) -> int:
-        rows = self.con.execute(
-            "SELECT version FROM schema_version WHERE component = ?", [component]
-        ).fetchall()
-        return int(rows[0][0]) if rows else 0
+        value = self.scalar("SELECT version FROM schema_version WHERE component = ?", [component])
+        return int(value) if value is not None else 0
 
     def tables(self) -> list[str]:
         """Names of the evidence tables (excluding bookkeeping)."""
@@ -147,6 +145,12 @@ class Store:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params or [])
 
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """The first column of the first row, or None when the query returns no row."""
+        # fetchall, not fetchone: an open result blocks a later register() on this connection
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
+
     def frame(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run a query and return a pandas frame."""
         return self.con.execute(sql, params or []).df()
@@ -170,14 +174,13 @@ class Store:
 
     def count_rows(self, table: str) -> int:
         """Number of rows in a table."""
-        rows = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
-        return int(rows[0][0]) if rows else 0
+        value = self.scalar(f'SELECT count(*) FROM "{table}"')
+        return int(value) if value is not None else 0
 
     # -- meta and privacy ----------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        # fetchall, not fetchone: an open result blocks a later register() on this connection
-        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
-        return str(rows[0][0]) if rows else None
+        value = self.scalar("SELECT value FROM meta WHERE key = ?", [key])
+        return str(value) if value is not None else None
 
     def set_meta(self, key: str, value: str) -> None:
         self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
