@@ -74,7 +74,15 @@ def test_run_then_show_and_report_agree(tiny_dir: Path, tmp_path: Path) -> None:
         assert key in run
     assert set(run["sigma_best"]) == ESTIMATE_KEYS
     assert set(run["gain_by_surface"]) == {"code", "data", "objective"}
-    assert [c["role"] for c in run["candidates"]] == ["shipped", "candidate"]
+    roles = [c["role"] for c in run["candidates"]]
+    assert roles == ["shipped", "candidate", "confirm_shipped", "confirm_best"]
+    # held-out confirmation re-runs the best on 3 fresh seeds (the default), never seed 0
+    confirm = run["candidates"][3]
+    assert confirm["seeds"] == [1, 2, 3] and confirm["patch"] == run["candidates"][1]["patch"]
+    assert run["confirmation"]["seeds"] == [1, 2, 3]
+    assert run["confirmation"]["sigma_gain"]["n"] == 3
+    low = run["confirmation"]["sigma_gain"]["ci"][0]
+    assert run["held_out_confirmed"] is (low is not None and low > 0)
     assert all(set(c) >= CANDIDATE_KEYS for c in run["candidates"])
     shown = rsimeter(
         "loop", "show", run["experiment"], "--store", "e.duckdb", "--json", cwd=tmp_path

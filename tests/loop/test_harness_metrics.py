@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -91,6 +92,40 @@ def test_held_out_confirmed_needs_the_lower_bound_above_zero() -> None:
     noisy = cand("n", (0.5, -0.2, 0.1), 0.7)
     result = summarise("e", "t", "x", SEEDS, [SHIPPED, noisy], 1.0, "max")
     assert result.best_candidate == "n" and not result.held_out_confirmed
+
+
+def fresh(c: CandidateResult) -> CandidateResult:
+    return replace(c, seeds=(3, 4, 5))
+
+
+def test_confirmation_on_fresh_seeds_decides_held_out_confirmation() -> None:
+    best = cand("b", (0.3, 0.35, 0.32), 0.7)  # confirmed on its own seeds
+    again_ship = fresh(cand("cs", (0.1, 0.1, 0.1), 0.6, role="confirm_shipped", cycle=0))
+    gone = fresh(cand("cb", (0.12, 0.05, 0.09), 0.6, role="confirm_best", parent="b", cycle=0))
+    result = summarise("e", "t", "x", SEEDS, [SHIPPED, best, again_ship, gone], 1.0, "max")
+    assert result.sigma_gain.low > 0  # the selection seeds alone would have said yes
+    assert result.confirmation is not None and result.confirm_seeds == (3, 4, 5)
+    assert result.confirmation.n == 3 and not result.held_out_confirmed
+    assert result.to_dict()["confirmation"]["seeds"] == [3, 4, 5]
+    held = fresh(cand("cb", (0.3, 0.28, 0.33), 0.6, role="confirm_best", parent="b", cycle=0))
+    result = summarise("e", "t", "x", SEEDS, [SHIPPED, best, again_ship, held], 1.0, "max")
+    assert result.confirmation is not None and result.confirmation.low > 0
+    assert result.held_out_confirmed
+
+
+def test_a_confirmation_of_another_candidate_or_a_failed_one_confirms_nothing() -> None:
+    best = cand("b", (0.3, 0.35, 0.32), 0.7)
+    again_ship = fresh(cand("cs", (0.1, 0.1, 0.1), 0.6, role="confirm_shipped", cycle=0))
+    other = fresh(cand("cb", (0.3, 0.3, 0.3), 0.6, role="confirm_best", parent="a", cycle=0))
+    result = summarise("e", "t", "x", SEEDS, [SHIPPED, best, again_ship, other], 1.0, "max")
+    assert result.confirmation is None and result.held_out_confirmed  # the old rule
+    broke = replace(
+        fresh(cand("cb", (0.3, 0.3, 0.3), 0.6, role="confirm_best", parent="b", cycle=0)),
+        status="failed",
+    )
+    result = summarise("e", "t", "x", SEEDS, [SHIPPED, best, again_ship, broke], 1.0, "max")
+    assert result.confirmation is not None and math.isnan(result.confirmation.value)
+    assert not result.held_out_confirmed and "did not run cleanly" in result.confirmation.method
 
 
 def test_reference_gap_recovered_is_the_ratio_of_mean_gains() -> None:

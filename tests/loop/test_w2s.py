@@ -192,7 +192,7 @@ def test_experiment_reports_pgr_per_candidate_and_on_the_heldout_variant(
 
 @pytest.mark.slow
 @needs_bwrap
-@pytest.mark.parametrize("name", ["random", "tpe"])
+@pytest.mark.parametrize("name", ["random", "tpe", "local"])
 def test_w2s_runs_under_the_search_improvers(w2s, name: str) -> None:  # type: ignore[no-untyped-def]
     from rsimeter.loop.harness import run_experiment
     from rsimeter.loop.improvers.registry import make_improver
@@ -205,6 +205,30 @@ def test_w2s_runs_under_the_search_improvers(w2s, name: str) -> None:  # type: i
     out = pgr.with_pgr(w2s, result, heldout=False)
     assert isinstance(out, pgr.PGRResult) and out.heldout is None
     assert out.pgr_shipped.is_finite
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_w2s_runs_under_a_coding_agent_with_pgr(w2s, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from rsimeter.loop.agent.improver import AgentImprover
+    from rsimeter.loop.harness import run_experiment
+
+    agent = tmp_path / "agent" / "aux.sh"
+    agent.parent.mkdir()
+    # a fake agent that reads program.md and turns on the auxiliary confidence loss
+    agent.write_text(
+        "#!/bin/sh\ngrep -q PGR program.md || exit 4\n"
+        "sed -i 's/^aux_conf_weight = 0.0/aux_conf_weight = 0.75/' train.py\n"
+    )
+    imp = AgentImprover(f"sh {agent}", runs_dir=tmp_path / "runs", binds=(agent.parent,))
+    result = run_experiment(w2s, imp, cycles=1, seeds=1, reference=False, ablate=False)
+    cand = next(c for c in result.candidates if c.role == "candidate")
+    assert cand.improver == "agent" and cand.status == "ok", cand.note
+    assert "+aux_conf_weight = 0.75" in cand.patch and cand.surfaces == ("objective",)
+    out = pgr.with_pgr(w2s, result, heldout=False)
+    assert isinstance(out, pgr.PGRResult)
+    # the confidence loss recovers more of the gap than the naive method
+    assert out.pgr[cand.candidate_id].value > out.pgr_shipped.value
 
 
 @pytest.mark.slow

@@ -32,6 +32,16 @@ TargetOpt = Annotated[
     str, typer.Option("--target", help="Built-in target name or a folder with manifest.toml.")
 ]
 SeedsOpt = Annotated[int, typer.Option("--seeds", min=1, max=100, help="Seeds per candidate.")]
+ConfirmOpt = Annotated[
+    int,
+    typer.Option(
+        "--confirm-seeds",
+        min=0,
+        max=100,
+        help="Re-run the best candidate and the shipped pipeline on this many fresh seeds; "
+        "held-out confirmation is read from them (0: from the experiment's own seeds).",
+    ),
+]
 
 
 def register(root: typer.Typer) -> None:
@@ -54,6 +64,7 @@ def run_cmd(
     ] = "random",
     cycles: Annotated[int, typer.Option("--cycles", min=0, help="Candidates to propose.")] = 10,
     seeds: SeedsOpt = 1,
+    confirm_seeds: ConfirmOpt = 3,
     patch: Annotated[
         list[Path] | None, typer.Option("--patch", help="Patch files for --improver scripted.")
     ] = None,
@@ -85,6 +96,7 @@ def run_cmd(
         json_=json_,
         cycles=cycles,
         seeds=seeds,
+        confirm_seeds=confirm_seeds,
         workers=workers,
         dask_address=dask,
         experiment_id=experiment,
@@ -120,6 +132,7 @@ def agent_cmd(
     target: TargetOpt = "digits",
     cycles: Annotated[int, typer.Option("--cycles", min=0, help="Agent runs.")] = 3,
     seeds: SeedsOpt = 1,
+    confirm_seeds: ConfirmOpt = 3,
     agent_network: Annotated[
         bool, typer.Option("--agent-network", help="Let the agent reach the network (its API).")
     ] = False,
@@ -180,6 +193,7 @@ def agent_cmd(
         json_=json_,
         cycles=cycles,
         seeds=seeds,
+        confirm_seeds=confirm_seeds,
         experiment_id=experiment,
         unsafe_no_sandbox=unsafe_no_sandbox,
         reference=not no_reference,

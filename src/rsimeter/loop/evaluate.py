@@ -66,7 +66,7 @@ class Candidate:
     cycle: int = 0
     improver: str = "manual"
     note: str = ""
-    role: str = "candidate"  # candidate | shipped | reference | ablation
+    role: str = "candidate"  # one of results.ROLES
     unsafe_no_sandbox: bool = False
     improver_run: dict[str, Any] | None = None  # what producing it took (the improver's report)
 
@@ -248,7 +248,7 @@ def assemble(
             for h, r in zip(hidden, runs, strict=True)
         )
         sigma = mean_estimate(seed_sigmas, what="σ")
-        if baseline is not None and base.get("role") != "shipped":
+        if baseline is not None and base.get("role") not in ("shipped", "confirm_shipped"):
             flags += integrity.score_flags(target, runs, baseline, seed_sigmas)
     if integrity.is_violation(flags):
         status = "integrity_violation"

@@ -60,17 +60,23 @@ def run_experiment(
     unsafe_no_sandbox: bool = False,
     reference: bool = True,
     ablate: bool = True,
+    confirm_seeds: int = 0,
 ) -> ExperimentResult:
     """Run (or resume) an experiment: shipped baseline, ``cycles`` candidates, then metrics.
 
     With a store, each candidate is written as soon as it is scored, so a killed
     experiment loses no finished candidate; the same ``experiment_id`` resumes it.
     ``workers`` candidates are proposed from the same history and evaluated at once.
+    ``confirm_seeds`` > 0 re-runs the best candidate and the shipped pipeline on that
+    many fresh seeds (after the experiment's own), which played no part in choosing the
+    best: held-out confirmation is then read from those runs alone.
     """
     started = time.monotonic()
     seed_list = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
-    if not seed_list or cycles < 0 or workers < 1:
-        raise RsimeterError("need at least one seed, cycles >= 0 and workers >= 1")
+    if not seed_list or cycles < 0 or workers < 1 or confirm_seeds < 0:
+        raise RsimeterError(
+            "need at least one seed, cycles >= 0, workers >= 1 and confirm_seeds >= 0"
+        )
     history: list[CandidateResult] = []
     if store is not None:
         record.mark_abandoned_aborted(store)
@@ -96,11 +102,17 @@ def run_experiment(
         return c
 
     def candidate(
-        patch: str, *, cycle: int, role: str, note: str = "", name: str = ""
+        patch: str,
+        *,
+        cycle: int,
+        role: str,
+        note: str = "",
+        name: str = "",
+        seeds: tuple[int, ...] = (),
     ) -> Candidate:
         return Candidate(
             patch=patch,
-            seeds=seed_list,
+            seeds=seeds or seed_list,
             candidate_id=new_id("cand"),
             experiment_id=exp_id,
             cycle=cycle,
@@ -185,6 +197,26 @@ def run_experiment(
     assert baseline is not None
     for done in evaluate(extra):
         keep(score_candidate(target, done, baseline))
+    if confirm_seeds and best is not None and not any(c.role == "confirm_best" for c in history):
+        fresh = tuple(range(max(seed_list) + 1, max(seed_list) + 1 + confirm_seeds))
+        again = metrics.full_patch(target, history, best)
+        pair = [
+            candidate("", cycle=0, role="confirm_shipped", note="the pipeline as shipped, "
+                      "on the confirmation seeds", name="shipped", seeds=fresh),
+            replace(
+                candidate(again, cycle=0, role="confirm_best", seeds=fresh,
+                          note=f"{best.candidate_id} on the confirmation seeds"),
+                improver="confirmation", parent_id=best.candidate_id,
+            ),
+        ]  # fmt: skip
+        fresh_baseline: Baseline | None = None
+        for done in evaluate(pair):  # in order: the shipped runs first, the baseline
+            if done.candidate.role == "confirm_shipped":
+                try:
+                    fresh_baseline = baseline_of(target, done.runs)
+                except RsimeterError:  # recorded; the confirmation says it is missing
+                    fresh_baseline = None
+            keep(score_candidate(target, done, fresh_baseline))
     result = metrics.summarise(
         exp_id,
         target.name,
@@ -279,7 +311,8 @@ def try_patch(
 
 class ExperimentSpec(BaseModel):
     """One experiment of ``[observe] experiments``: ``{ target = "digits", improver = "tpe",
-    cycles = 4, seeds = 2 }``. ``target`` is a built-in name or a target folder."""
+    cycles = 4, seeds = 2 }``. ``target`` is a built-in name or a target folder;
+    ``confirm_seeds`` fresh seeds re-run the best candidate for held-out confirmation."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -287,6 +320,7 @@ class ExperimentSpec(BaseModel):
     improver: Literal["random", "tpe", "local"] = "random"
     cycles: int = Field(default=3, ge=0, le=1000)
     seeds: int = Field(default=2, ge=1, le=100)
+    confirm_seeds: int = Field(default=3, ge=0, le=100)
     reference: bool = True
     ablate: bool = False
 
@@ -332,6 +366,7 @@ def run_configured(store: Store, spec: ExperimentSpec) -> ExperimentResult:
         make_improver(spec.improver, seed=0),
         cycles=spec.cycles,
         seeds=spec.seeds,
+        confirm_seeds=spec.confirm_seeds,
         store=store,
         experiment_id=exp_id,
         reference=spec.reference,

@@ -106,6 +106,15 @@ def ablation_patches(
     return out
 
 
+def full_patch(target: Target, history: Sequence[CandidateResult], best: CandidateResult) -> str:
+    """The candidate's pipeline as one patch against the shipped files (its lineage's
+    patches and its own, folded together)."""
+    lineage = lineage_patches(history, best.parent_id) if best.parent_id else ()
+    if not lineage:
+        return best.patch
+    return diff_files(materialize(target, []), materialize(target, [*lineage, best.patch]))
+
+
 Block = tuple[str, tuple[int, int], tuple[str, ...], str]  # file, old span, new lines, surface
 
 
@@ -247,6 +256,11 @@ def summarise(
     top = best or shipped
     gain = paired_difference(top, shipped) if best is not None else _zero(shipped)
     reference = next((c for c in history if c.role == "reference"), None)
+    confirmation, confirm_seeds = _confirmation(history, best)
+    if confirmation is not None:
+        confirmed = math.isfinite(confirmation.low) and confirmation.low > 0
+    else:
+        confirmed = best is not None and math.isfinite(gain.low) and gain.low > 0
     return ExperimentResult(
         experiment_id=experiment_id,
         target=target,
@@ -260,9 +274,31 @@ def summarise(
         gain_by_surface=gain_by_surface(history, best, shipped),
         candidates=tuple(history),
         seconds=seconds,
-        held_out_confirmed=bool(best is not None and math.isfinite(gain.low) and gain.low > 0),
+        held_out_confirmed=bool(confirmed),
         direction=direction,
+        confirmation=confirmation,
+        confirm_seeds=confirm_seeds,
     )
+
+
+def _confirmation(
+    history: Sequence[CandidateResult], best: CandidateResult | None
+) -> tuple[Estimate | None, tuple[int, ...]]:
+    """σ(best) − σ(shipped) on the confirmation seeds, when the experiment confirmed this
+    best candidate (None otherwise), and those seeds."""
+    if best is None:
+        return None, ()
+    again = next(
+        (c for c in history if c.role == "confirm_best" and c.parent_id == best.candidate_id),
+        None,
+    )
+    shipped = next((c for c in history if c.role == "confirm_shipped"), None)
+    if again is None or shipped is None:
+        return None, ()
+    if not clean(again) or not clean(shipped):
+        why = "the best candidate" if not clean(again) else "the shipped pipeline"
+        return Estimate.missing(f"{why} did not run cleanly on the confirmation seeds"), again.seeds
+    return _named(paired_difference(again, shipped), "fresh seeds"), again.seeds
 
 
 def _zero(shipped: CandidateResult) -> Estimate:

@@ -29,6 +29,9 @@ def experiment_table(result: ExperimentResult) -> Group:
     head.add_row("σ shipped", str(result.sigma_shipped))
     head.add_row("σ best", f"{result.sigma_best}  ({result.best_candidate or 'shipped'})")
     head.add_row("σ gain", f"{result.sigma_gain}  held-out confirmed: {result.held_out_confirmed}")
+    if result.confirmation is not None:
+        seeds = ", ".join(str(s) for s in result.confirm_seeds)
+        head.add_row(f"σ gain on fresh seeds {seeds}", str(result.confirmation))
     head.add_row("reference gap recovered", str(result.reference_gap_recovered))
     for surface, est in result.gain_by_surface.items():
         head.add_row(f"gain from {surface}", str(est))

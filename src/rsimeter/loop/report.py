@@ -46,8 +46,10 @@ def section(store: Store) -> Section | None:
     sec.add(paragraph(
         "σ ladder: 0 = uninformative model, 0.1 = the pipeline as shipped, 1 = the metric's "
         "optimum. The best candidate is chosen on the proxy score and reported on hidden data "
-        "over the same seeds; failed, timed-out, over-budget, rejected and integrity-violating "
-        "candidates never count as gains."
+        "over the same seeds; held-out confirmation re-runs it and the shipped pipeline on "
+        "fresh seeds when the experiment asked for them (otherwise it reads the same seeds, "
+        "where the choice favours luck); failed, timed-out, over-budget, rejected and "
+        "integrity-violating candidates never count as gains."
     ))  # fmt: skip
     rows = []
     for e in finished[:MAX_EXPERIMENTS]:

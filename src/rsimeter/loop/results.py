@@ -21,7 +21,9 @@ from scipy import stats
 from rsimeter.estimate import Estimate
 
 STATUSES = ("ok", "failed", "timeout", "over_budget", "rejected", "integrity_violation")
-ROLES = ("candidate", "shipped", "reference", "ablation")
+ROLES = (
+    "candidate", "shipped", "reference", "ablation", "confirm_shipped", "confirm_best"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,10 @@ class ExperimentResult:
     seconds: float
     held_out_confirmed: bool = False
     direction: str = "max"  # the metric's: which proxy scores are better
+    #: σ(best) − σ(shipped) re-run on fresh seeds that played no part in choosing the best
+    #: (None: the experiment ran no confirmation)
+    confirmation: Estimate | None = None
+    confirm_seeds: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON shape of ``rsimeter loop run`` and ``loop show``."""
@@ -174,6 +180,11 @@ class ExperimentResult:
             "reference_gap_recovered": self.reference_gap_recovered.to_dict(),
             "gain_by_surface": {k: v.to_dict() for k, v in self.gain_by_surface.items()},
             "held_out_confirmed": self.held_out_confirmed,
+            "confirmation": (
+                {"seeds": list(self.confirm_seeds), "sigma_gain": self.confirmation.to_dict()}
+                if self.confirmation is not None
+                else None
+            ),
             "integrity_events": sum(len(c.integrity) for c in self.candidates),
             "seconds": round(self.seconds, 3),
             "candidates": [_candidate_brief(c) for c in self.candidates],
