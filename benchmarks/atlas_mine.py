@@ -35,6 +35,12 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of every child it has waited for (git included)."""
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repos", type=int, default=40)
@@ -59,9 +65,10 @@ def main() -> int:
         def jobs(cache: str) -> list[MineJob]:
             return [MineJob(r, root / cache, clones, network=False) for r in repos]
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         serial = run_tasks(jobs("serial"), workers=1)
         t_serial = time.perf_counter() - t0
+        cores_serial = (_cpu_seconds() - c0) / t_serial
 
         t0 = time.perf_counter()
         with local_cluster(args.workers) as address:
@@ -89,9 +96,15 @@ def main() -> int:
         f"  cluster start {t_start:.1f}s; tasks alone {t_tasks:.1f}s: "
         f"speed-up without start-up {t_serial / t_tasks:.2f}x"
     )
+    cores = os.cpu_count() or 1
     print(
-        f"  cores: {os.cpu_count()}, load average at the end: "
+        f"  cores: {cores}, load average at the end: "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (a loaded machine cannot show it)"
+    )
+    print(
+        f"  serial mining kept {cores_serial:.2f} cores busy (git runs beside the parser), "
+        f"so {args.workers} workers can gain at most "
+        f"{min(args.workers, cores / cores_serial):.2f}x on {cores} cores"
     )
     print("peak RSS per worker (MiB): " + ", ".join(f"{v:.0f}" for v in rss.values()))
     print(

@@ -8,7 +8,11 @@ where it stopped.
 
 Suited to small budgets: the shipped pipeline is the first trial (its run, when the
 history holds it; otherwise it is enqueued), only a few random start-up trials
-follow, and the sampler models the knobs jointly (multivariate TPE). Budget-aware:
+follow, and each knob is modelled on its own (independent TPE: each knob's value is
+the one of 24 draws with the best ratio of good to bad density). Multivariate TPE
+draws whole points from one kernel, or from the prior (half the draws while one trial
+counts as good): with 14 knobs and 16 trials it behaved like random search on digits
+(median reference gap 15% over 5 seeds, against 83% independent). Budget-aware:
 each proposal passes the driver's planned-compute check first
 (``improvers.budget``); a point the driver would refuse gets fewer steps when that
 makes it fit, or is told to the sampler as infeasible (an Optuna constraint) and
@@ -59,7 +63,7 @@ class TPEImprover(KnobSearch):
     seed: int = 0
     name: str = "tpe"
     n_startup: int = 3
-    multivariate: bool = True
+    multivariate: bool = False
     tries: int = 8
     adaptive: bool = True  # learns from the history: one round of proposals at a time
 
@@ -98,7 +102,7 @@ class TPEImprover(KnobSearch):
     ) -> Point:
         """One point from a study rebuilt from the history and the refused points."""
         dists = {k.name: optuna_distribution(k) for k in target.knobs}
-        with warnings.catch_warnings():  # multivariate TPE is marked experimental
+        with warnings.catch_warnings():  # multivariate TPE (an option) is marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             sampler = optuna.samplers.TPESampler(
                 seed=int(rng.integers(0, 2**31 - 1)),
