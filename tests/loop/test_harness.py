@@ -167,6 +167,24 @@ def test_improver_errors_are_recorded_and_the_experiment_goes_on(tiny: Target) -
     assert all("improver failed: ValueError: no idea" in c.note for c in failed)
 
 
+def test_a_proposal_the_improver_rejected_is_recorded_and_never_run(tiny: Target) -> None:
+    class Refusing:
+        name = "refusing"
+        adaptive = True
+
+        def propose(self, *a: object, **k: object) -> Proposal:
+            return Proposal("", None, "no point fits", rejected="every point was over budget")
+
+    result = run_experiment(
+        tiny, Refusing(), cycles=1, seeds=1, reference=False, ablate=False, unsafe_no_sandbox=True
+    )
+    (cand,) = [c for c in result.candidates if c.role == "candidate"]
+    # an empty patch run as a candidate would be the shipped pipeline scored as an attempt
+    assert cand.status == "rejected" and cand.hidden_scores == () and cand.sigma is None
+    assert "every point was over budget" in cand.note
+    assert result.best_candidate is None
+
+
 @needs_bwrap
 @pytest.mark.slow
 def test_default_experiment_on_digits_runs_end_to_end(tmp_path: Path) -> None:

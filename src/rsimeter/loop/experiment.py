@@ -165,6 +165,15 @@ def run_experiment(
                 continue
             c = candidate(proposal.patch, cycle=cycle, role="candidate", note=proposal.note)
             c = replace(c, improver_run=proposal.transcript)
+            if proposal.rejected is not None:  # refused by the improver's own checks: not run
+                refused = NoCandidate(
+                    proposal.rejected,
+                    status="rejected",
+                    patch=proposal.patch,
+                    improver_run=proposal.transcript,
+                )
+                failed.append(_no_candidate(target, c, refused))
+                continue
             if proposal.parent_id:
                 parents = lineage_patches(history, proposal.parent_id)
                 c = replace(c, parent_id=proposal.parent_id, parent_patches=parents)
