@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rsimeter.autonomy.units import session_units
 from rsimeter.errors import RsimeterError
 from rsimeter.loop import evaluate, sandbox
 from rsimeter.loop.agent.folder import changes, diff_summary, program_text, write_folder
@@ -253,7 +254,16 @@ def test_loop_agent_json_an_editing_agent_is_evaluated_and_its_run_recorded(
     assert ingest.returncode == 0, ingest.stderr
     with Store.open(store, read_only=True) as s:
         keys = [r[0] for r in s.execute("SELECT session FROM autonomy_sessions").fetchall()]
+        (unit,) = [u for u in session_units(s) if u.id == run["session"]]
     assert keys == [run["session"]]
+    # the ladder sees the session through its loop candidate: a person chose the target,
+    # the hidden evaluator scored the attempt, the loop's rule kept it
+    assert cand["candidate"] in unit.evaluation.evidence[0]
+    assert (unit.goal.by, unit.evaluation.by, unit.keep.by) == ("human", "ai", "ai")
+    q = unit.qualifiers
+    assert q.evaluator_independent is True and q.keep_mode == "none" and q.ai_dev is True
+    assert q.held_out_confirmed is out["held_out_confirmed"]  # the best: its experiment's flag
+    assert out["best_candidate"] == cand["candidate"]
 
 
 @needs_bwrap

@@ -35,11 +35,20 @@ Sessions (``autonomy_sessions`` and ``autonomy_events``):
 - K: with every action auto-approved, ai and keep mode none when no human spoke
   after the first message, mixed and keep mode human_on_loop otherwise; with
   approvals asked, human and keep mode human_in_loop; else unknown.
+
+A session that ``rsimeter loop agent`` ran as an improver (a ``loop_candidates`` row
+whose ``improver_run`` names the session) is linked to its loop candidate: G human
+(the target and its objective were chosen by a person; the loop wrote the task), E ai
+(the harness scored the attempt with a hidden evaluator the agent cannot see: strength
+execution, independent), K ai (the loop's acceptance rule decided, keep mode none);
+AI-development work; held-out confirmed as its experiment when the candidate was the
+experiment's best. M and X stay what the transcript shows.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -348,9 +357,61 @@ def session_unit(facts: dict[str, Any]) -> WorkUnit:
 
 
 def session_units(store: Store) -> list[WorkUnit]:
-    """Units from the ingested agent sessions."""
+    """Units from the ingested agent sessions (linked to their loop candidate, if any)."""
     frame = store.frame(_SESSION_FACTS)
-    return [session_unit(r) for r in frame.to_dict("records")]
+    links = loop_links(store)
+    units = [session_unit(r) for r in frame.to_dict("records")]
+    return [loop_session(u, links[u.id]) if u.id in links else u for u in units]
+
+
+def loop_links(store: Store) -> dict[str, dict[str, Any]]:
+    """Session key → the loop candidate a ``loop agent`` cycle ran it for: ``candidate``,
+    ``experiment``, ``status``, ``best`` (it was the experiment's best) and
+    ``held_out_confirmed`` (the experiment's). Empty without the loop tables."""
+    if "improver_run" not in table_columns(store, "loop_candidates"):
+        return {}
+    has_result = "result" in table_columns(store, "loop_experiments")
+    result = "e.result" if has_result else "NULL"
+    join = "LEFT JOIN loop_experiments e USING (experiment_id)" if has_result else ""
+    rows = store.execute(
+        "SELECT json_extract_string(c.improver_run, '$.session') AS session, c.candidate_id, "
+        f"c.experiment_id, c.status, {result} FROM loop_candidates c {join} "
+        "WHERE c.improver_run IS NOT NULL AND json_valid(c.improver_run) "
+        "AND json_extract_string(c.improver_run, '$.session') IS NOT NULL "
+        "ORDER BY c.experiment_id, c.cycle"
+    ).fetchall()
+    links: dict[str, dict[str, Any]] = {}
+    for session, cand, exp, status, summary in rows:
+        facts = _json_object(summary)
+        best = facts.get("best_candidate") == cand
+        links[str(session)] = {
+            "candidate": str(cand),
+            "experiment": str(exp),
+            "status": str(status),
+            "best": best,
+            "held_out_confirmed": _flag(facts.get("held_out_confirmed")) if best else None,
+        }
+    return links
+
+
+def loop_session(unit: WorkUnit, link: dict[str, Any]) -> WorkUnit:
+    """A session unit seen through its loop candidate (see the module doc)."""
+    where = f"loop candidate {link['candidate']} of {link['experiment']} ({link['status']})"
+    kept = "kept as the experiment's best" if link["best"] else "not kept"
+    return replace(
+        unit,
+        goal=Slot("human", (f"{where}: target and objective chosen by a person",)),
+        evaluation=Slot("ai", (f"{where}: scored by the harness's hidden evaluator",)),
+        keep=Slot("ai", (f"{where}: the loop's acceptance rule decided ({kept})",)),
+        qualifiers=replace(
+            unit.qualifiers,
+            evaluation_strength="execution",
+            evaluator_independent=True,
+            keep_mode="none",
+            held_out_confirmed=link["held_out_confirmed"],
+            ai_dev=True,
+        ),
+    )
 
 
 def all_units(store: Store) -> list[WorkUnit]:
