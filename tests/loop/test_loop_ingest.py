@@ -187,6 +187,14 @@ def test_stored_log_is_an_experiment_that_show_reads_but_indicators_skip(tmp_pat
         ingest_log(path, store=s)  # an edited log: the removed row leaves the store too
         notes = [c.note for c in record.load_candidates(s, first.experiment_id)]
         assert len(notes) == 4 and not any("GeLU" in n for n in notes)
+        # the report shows the log in a table of its own, marked self-reported
+        from rsimeter.loop.report import section
+
+        loop_section = section(s)
+        assert loop_section is not None
+        html = loop_section.html()
+        assert "Self-reported improvement logs" in html and first.experiment_id in html
+        assert "no hidden evaluator" in html and "Experiments (newest first)" not in html
 
 
 def _app() -> typer.Typer:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 
+from rsimeter.estimate import format_estimate
 from rsimeter.loop import record
+from rsimeter.loop.ingest import IMPROVER as SELF_REPORTED
 from rsimeter.loop.integrity import FLAGS, VIOLATIONS
 from rsimeter.loop.metrics import accepted_lineage
 from rsimeter.loop.pgr_report import pgr_blocks
@@ -23,15 +26,17 @@ def section(store: Store) -> Section | None:
     if "loop_experiments" not in store.tables():
         return None
     recursion = recursion_section_blocks(store)
+    logs = _self_reported(store)
     listed = record.list_experiments(store)
     finished = [
         e for e in listed if e["finished_at"] is not None and str(e["finished_at"]) != "NaT"
     ]
     if not finished:
-        if not recursion:
+        if not recursion and not logs:
             return None
-        sec = Section("loop", "Self-improvement experiments", summary="Recursion experiments")
-        for block in recursion:
+        what = "Recursion experiments" if recursion else "Self-reported logs only"
+        sec = Section("loop", "Self-improvement experiments", summary=what)
+        for block in [*recursion, *logs]:
             sec.add(block)
         return sec
     latest = record.load_experiment(store, str(finished[0]["experiment_id"]))
@@ -71,9 +76,45 @@ def section(store: Store) -> Section | None:
     sec.add(_integrity(latest))
     for block in pgr_blocks(store):
         sec.add(block)
-    for block in recursion:
+    for block in [*recursion, *logs]:
         sec.add(block)
     return sec
+
+
+def _self_reported(store: Store) -> list[str]:
+    """The logs ``loop ingest`` read, in a table of their own (never among the measured)."""
+    rows = store.execute(
+        "SELECT experiment_id, target, result FROM loop_experiments "
+        "WHERE improver = ? ORDER BY started_at DESC",
+        [SELF_REPORTED],
+    ).fetchall()
+    if not rows:
+        return []
+    out = []
+    for eid, target, result in rows[:MAX_EXPERIMENTS]:
+        d = json.loads(result) if result else {}
+        counts = d.get("rows", {})
+        metric = d.get("metric", {})
+        out.append([
+            eid, str(target).removeprefix("log:"),
+            f"{metric.get('name', '?')} ({metric.get('direction', '?')})",
+            counts.get("cycles", "?"), counts.get("keep", "?"), counts.get("crash", "?"),
+            format_estimate(d.get("sigma_best")), format_estimate(d.get("sigma_gain")),
+            format_estimate(d.get("gain_ratio")),
+        ])  # fmt: skip
+    return [
+        paragraph(
+            "Self-reported logs (rsimeter loop ingest): each row is a cycle an agent ran and "
+            "scored itself; nothing was rerun and no hidden evaluator scored anything, so σ "
+            "has one run behind it and no interval, and these never count as measured "
+            "gains or as held-out confirmed."
+        ),
+        table(
+            ["experiment", "log", "metric", "cycles", "kept", "crashed", "σ best", "σ gain",
+             "gain ratio ρ"],
+            out, caption="Self-reported improvement logs (newest first)",
+        ),
+    ]  # fmt: skip
 
 
 def _sigma_figure(result: ExperimentResult) -> str:
