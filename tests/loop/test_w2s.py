@@ -263,3 +263,42 @@ def test_a_student_that_reads_the_true_labels_is_stopped_and_flagged(w2s) -> Non
     assert result.status == "integrity_violation"
     assert "forbidden_path_attempt" in result.integrity
     assert "digits.csv.gz" in result.note and result.hidden_scores == ()
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_pgr_covers_the_confirmation_runs_on_fresh_seeds(w2s) -> None:  # type: ignore[no-untyped-def]
+    from rsimeter.loop.harness import run_experiment
+    from rsimeter.loop.improvers.scripted import ScriptedImprover
+
+    aux = w2s.reference_patches[-1].read_text()
+    result = run_experiment(
+        w2s, ScriptedImprover([aux], ["aux"]), cycles=1, seeds=1, reference=False,
+        ablate=False, confirm_seeds=1,
+    )  # fmt: skip
+    again = next(c for c in result.candidates if c.role == "confirm_best")
+    assert again.seeds == (1,) and result.confirm_seeds == (1,)
+    out = pgr.with_pgr(w2s, result, heldout=False)
+    assert isinstance(out, pgr.PGRResult)
+    assert out.ladder.seeds == (0, 1)  # the ladder covers the fresh seed too
+    assert out.pgr[again.candidate_id].is_finite
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_loop_try_on_w2s_reports_pgr_with_the_published_anchors(w2s, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+    import sys
+
+    patch = w2s.reference_patches[-1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "rsimeter.cli", "loop", "try", "--target", "w2s", "--patch",
+         str(patch), "--seeds", "1", "--store", str(tmp_path / "s.duckdb"), "--json"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["pgr_anchors"]["humans"]["value"] == 0.23
+    assert out["pgr"]["value"] > out["pgr_shipped"]["value"]
+    assert out["pgr_gain"]["n"] == 1 and out["pgr_gain"]["value"] > 0

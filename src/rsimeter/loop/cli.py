@@ -213,6 +213,7 @@ def try_cmd(
     """Evaluate one patch (how a person or an outside agent submits a candidate)."""
     from rsimeter.loop.experiment import try_patch
     from rsimeter.loop.improvers.scripted import read_patch_file
+    from rsimeter.loop.pgr import try_with_pgr
     from rsimeter.loop.target import load_target
     from rsimeter.store import Store
 
@@ -223,7 +224,7 @@ def try_cmd(
         result = try_patch(
             tgt, text, seeds=seeds, store=s, unsafe_no_sandbox=unsafe_no_sandbox, label=patch.name
         )
-    render(result, json_)
+    render(try_with_pgr(tgt, result), json_)
 
 
 @app.command("show")

@@ -312,7 +312,7 @@ def try_patch(
         if cand.seed_sigmas
         else Estimate.missing(f"candidate not scored ({cand.status})")
     )
-    return TryResult(cand, result.sigma_shipped, gain)
+    return TryResult(cand, result.sigma_shipped, gain, shipped=shipped)
 
 
 # -- experiments the main job runs ------------------------------------------------------------

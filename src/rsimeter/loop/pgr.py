@@ -41,6 +41,7 @@ from rsimeter.loop.results import (
     Baseline,
     CandidateResult,
     ExperimentResult,
+    TryResult,
     lineage_patches,
     mean_estimate,
 )
@@ -298,7 +299,8 @@ def with_pgr(
     if not has_pgr(target):
         return result
     seeds = result.seeds
-    ladder = anchors(target, seeds, DEV)
+    # confirmation runs use fresh seeds: the ladder covers every seed a candidate ran on
+    ladder = anchors(target, sorted({*seeds, *(s for c in result.candidates for s in c.seeds)}))
     pgr = {c.candidate_id: pgr_estimate(c, ladder) for c in result.candidates}
     by_id = {c.candidate_id: c for c in result.candidates}
     shipped = next((c for c in result.candidates if c.role == "shipped"), None)
@@ -328,6 +330,23 @@ def with_pgr(
         pgr_gain=_gain(best, shipped, ladder),
         heldout=held,
         heldout_note=note,
+    )
+
+
+def try_with_pgr(target: Target, result: TryResult) -> TryResult:
+    """A ``loop try`` result with the patch's PGR, the shipped method's, their paired gain
+    and the published anchors, when the target has a PGR ladder (unchanged otherwise)."""
+    if not has_pgr(target) or result.shipped is None:
+        return result
+    ladder = anchors(target, result.shipped.seeds)
+    return dataclasses.replace(
+        result,
+        pgr={
+            "pgr": pgr_estimate(result.candidate, ladder),
+            "pgr_shipped": pgr_estimate(result.shipped, ladder),
+            "pgr_gain": _gain(result.candidate, result.shipped, ladder),
+            "pgr_anchors": published_anchors(),
+        },
     )
 
 

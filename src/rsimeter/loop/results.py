@@ -221,6 +221,9 @@ class TryResult:
     candidate: CandidateResult
     sigma_shipped: Estimate
     sigma_gain: Estimate  # σ(candidate) − σ(shipped), paired by seed
+    shipped: CandidateResult | None = None  # the shipped run on the same seeds
+    #: on a target with a PGR ladder: ``pgr``, ``pgr_shipped``, ``pgr_gain``, ``pgr_anchors``
+    pgr: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON shape of ``rsimeter loop try``."""
@@ -228,14 +231,22 @@ class TryResult:
             **self.candidate.to_dict(),
             "sigma_shipped": self.sigma_shipped.to_dict(),
             "sigma_gain": self.sigma_gain.to_dict(),
+            **(self.pgr or {}),
         }
 
     def summary(self) -> str:
-        """The candidate's lines, then σ shipped and the paired gain."""
-        return (
+        """The candidate's lines, then σ shipped and the paired gain (and PGR, if any)."""
+        text = (
             f"{self.candidate.summary()}\n  σ shipped {self.sigma_shipped}   "
             f"σ gain {self.sigma_gain}"
         )
+        if self.pgr:
+            text += (
+                f"\n  PGR {self.pgr['pgr']}   PGR shipped {self.pgr['pgr_shipped']}   "
+                f"PGR gain {self.pgr['pgr_gain']}   (published: humans 0.23, "
+                "automated researchers 0.97)"
+            )
+        return text
 
 
 def lineage_patches(history: Sequence[CandidateResult], parent_id: str) -> tuple[str, ...]:
