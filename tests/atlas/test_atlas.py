@@ -169,6 +169,9 @@ def test_a_partial_history_keeps_its_unknown_lines_in_the_snapshot_and_stats(
     )
     assert [r.status for r in result.repos] == ["mined"] and result.repos[0].changes == 60
     assert all(sha in result.repos[0].message for sha in dropped)
+    # the run says so per repository too (`atlas mine --json`)
+    mined = result.repos[0].to_dict()
+    assert mined["lines_unknown"] == 2 and mined["changes_lines_unknown"] == 2
     snap = read_snapshot(out)
     c = snap.cells.set_index(["month", "class"])
     assert c.loc[("2024-01", "human"), ["lines_unknown", "changes_lines_unknown"]].tolist() == [

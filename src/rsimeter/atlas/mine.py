@@ -75,6 +75,8 @@ class RepoMined:
     changes: int = 0
     first_change: str | None = None  # dates the mined changes landed between
     last_change: str | None = None
+    lines_unknown: int = 0  # file changes whose line counts could not be read
+    changes_lines_unknown: int = 0  # changes with at least one such file
     seconds: float = 0.0
     message: str = ""
     cells: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -91,6 +93,8 @@ class RepoMined:
             "changes": self.changes,
             "first_change": self.first_change,
             "last_change": self.last_change,
+            "lines_unknown": self.lines_unknown,
+            "changes_lines_unknown": self.changes_lines_unknown,
             "seconds": round(self.seconds, 2),
             "message": self.message,
         }
@@ -157,6 +161,9 @@ def mine_one(job: MineJob) -> RepoMined:
                     out.first_change = str(changes["landed_at"].min().date())
                     out.last_change = str(changes["landed_at"].max().date())
                 out.cells, out.engineers = derive_counts(changes, job.repo.slug)
+                for col in ("lines_unknown", "changes_lines_unknown"):
+                    if col in out.cells:
+                        setattr(out, col, int(out.cells[col].sum()))
                 out.panel = changes.loc[:, _PANEL_COLUMNS].assign(
                     author=job.repo.key + ":" + changes["author"].astype(str),
                     committer=job.repo.key + ":" + changes["committer"].astype(str),
