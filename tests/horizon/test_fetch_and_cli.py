@@ -184,6 +184,10 @@ def test_cli_trend_without_evidence_says_what_to_do(tmp_path: Path) -> None:
     assert out.exit_code != 0
     assert isinstance(out.exception, RsimeterError)
     assert "horizon ingest" in str(out.exception)
+    # fit and trend only read: they never create (or lock for writing) a store
+    out = runner.invoke(app, ["horizon", "fit", "--store", str(tmp_path / "e.duckdb")])
+    assert isinstance(out.exception, RsimeterError) and "no runs" in str(out.exception)
+    assert not (tmp_path / "e.duckdb").exists()
 
 
 def test_cli_saturation_defaults_to_shipped_epoch_data(tmp_path: Path) -> None:

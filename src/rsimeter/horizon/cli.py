@@ -123,7 +123,7 @@ def fit(
     from rsimeter.store import Store
 
     cfg = _settings(config)
-    with Store.open(store) as s:
+    with Store.open_for_reading(store) as s:  # reads only: a read-only store will do
         runs = runs_frame(s)
         if runs.empty:
             raise RsimeterError("no runs in the store: 'rsimeter horizon ingest runs.jsonl' first")
@@ -164,7 +164,7 @@ def trend(
     from rsimeter.store import Store
 
     cfg = _settings(config)
-    with Store.open(store) as s, working("fitting trends and forecasts"):
+    with Store.open_for_reading(store) as s, working("fitting trends and forecasts"):
         points = default_points(
             s,
             suite or cfg.suite,
