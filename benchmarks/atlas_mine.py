@@ -1,9 +1,13 @@
 """Mining the atlas: a 2-worker local Dask cluster vs one process, and what 1,000 repos cost.
 
     python benchmarks/atlas_mine.py [--repos 40] [--commits 400] [--workers 2]
+    python benchmarks/atlas_mine.py --clones DIR [--repos 40]   # real atlas clones
 
 Generates ``--repos`` repositories of ``--commits`` commits each (the generator of
-benchmarks/code_mining.py), then mines them all with ``rsimeter.atlas.mine.run_tasks``:
+benchmarks/code_mining.py), or with ``--clones DIR`` takes the first ``--repos``
+repositories of the shipped atlas list that have a bare clone in DIR (named
+``owner+name.git`` or ``owner+name/repo``, as ``atlas mine --clones`` reads them; no
+network), then mines them all with ``rsimeter.atlas.mine.run_tasks``:
 
 - serial: one process, one repository after another (the reference);
 - dask: a local cluster of ``--workers`` single-threaded worker processes, one task
@@ -27,8 +31,8 @@ from pathlib import Path
 
 from code_mining import generate
 
-from rsimeter.atlas.mine import MineJob, RepoMined, local_cluster, run_tasks
-from rsimeter.atlas.repos import AtlasRepo
+from rsimeter.atlas.mine import MineJob, RepoMined, local_clone, local_cluster, run_tasks
+from rsimeter.atlas.repos import AtlasRepo, load_list
 
 
 def _peak_rss_mib() -> float:
@@ -46,21 +50,30 @@ def main() -> int:
     ap.add_argument("--repos", type=int, default=40)
     ap.add_argument("--commits", type=int, default=400)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--clones", type=Path, default=None, help="real atlas clones to mine")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        clones = root / "clones"
-        repos = [
-            AtlasRepo(f"bench/r{i:03d}", "pretraining", "benchmark") for i in range(args.repos)
-        ]
-        t0 = time.perf_counter()
-        for i, r in enumerate(repos):
-            generate(clones / f"{r.key}.git", args.commits, seed=i)
-        print(
-            f"generated {args.repos} repositories x {args.commits} commits "
-            f"in {time.perf_counter() - t0:.1f}s"
-        )
+        if args.clones is not None:
+            clones = args.clones
+            repos = [r for r in load_list().repos if local_clone(r, clones)][: args.repos]
+            if not repos:
+                print(f"{clones}: no clone of any atlas repository here", file=sys.stderr)
+                return 2
+            print(f"{len(repos)} atlas repositories with a clone in {clones}")
+        else:
+            clones = root / "clones"
+            repos = [
+                AtlasRepo(f"bench/r{i:03d}", "pretraining", "benchmark") for i in range(args.repos)
+            ]
+            t0 = time.perf_counter()
+            for i, r in enumerate(repos):
+                generate(clones / f"{r.key}.git", args.commits, seed=i)
+            print(
+                f"generated {args.repos} repositories x {args.commits} commits "
+                f"in {time.perf_counter() - t0:.1f}s"
+            )
 
         def jobs(cache: str) -> list[MineJob]:
             return [MineJob(r, root / cache, clones, network=False) for r in repos]

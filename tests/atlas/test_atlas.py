@@ -402,6 +402,26 @@ def _dies_on_evals(job: MineJob) -> Any:
     return mine_one(job)
 
 
+def test_largest_clone_is_mined_first_and_results_keep_the_list_order(
+    clones: Path, tmp_path: Path
+) -> None:
+    from rsimeter.atlas.mine import RepoMined, clone_bytes
+
+    atlas = _atlas(tmp_path)  # trainer, evals (half the months), missing (no clone)
+    jobs = [MineJob(r, tmp_path / "c", clones, network=False) for r in reversed(atlas.repos)]
+    sizes = [clone_bytes(j) for j in jobs]
+    assert sizes[0] == 0 and 0 < sizes[1] < sizes[2]
+    started: list[str] = []
+
+    def record(job: MineJob) -> RepoMined:
+        started.append(job.repo.slug)
+        return RepoMined(job.repo.slug, job.repo.category, "mined")
+
+    got = run_tasks(jobs, workers=1, task=record)
+    assert started == ["acme/trainer", "acme/evals", "acme/missing"]  # longest first
+    assert [r.repo for r in got] == [j.repo.slug for j in jobs]  # returned as listed
+
+
 def test_a_worker_dying_under_one_repository_fails_that_one_only(
     clones: Path, tmp_path: Path
 ) -> None:

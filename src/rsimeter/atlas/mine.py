@@ -216,9 +216,14 @@ def run_tasks(
     """Run ``task`` (mining by default) on every job, one Dask task each (a local
     cluster unless an address is given); ``workers`` = 1 without an address runs
     serially in this process. A task whose worker dies (killed, out of memory) fails
-    alone: the jobs after it are submitted again (their stores make that cheap)."""
+    alone: the jobs after it are submitted again (their stores make that cheap).
+
+    Jobs are submitted largest clone first (longest-processing-time-first: the long
+    repositories start early, so no worker is left mining one alone at the end);
+    results come back in the order of ``jobs``."""
+    order = sorted(range(len(jobs)), key=lambda i: -clone_bytes(jobs[i]))
     results: list[RepoMined] = []
-    pending = list(jobs)
+    pending = [jobs[i] for i in order]
 
     def done(r: RepoMined) -> None:
         results.append(r)
@@ -245,7 +250,21 @@ def run_tasks(
             collect(address)
     else:
         collect(None)
-    return results
+    by_job = dict(zip(order, results, strict=True))
+    return [by_job[i] for i in range(len(jobs))]
+
+
+def clone_bytes(job: MineJob) -> int:
+    """Bytes of the job's existing clone (its objects: a proxy for the mining it needs);
+    0 when it has none yet."""
+    found = local_clone(job.repo, job.clones) if job.clones is not None else None
+    if found is None:
+        cached = job.cache / "clones" / f"{job.repo.key}.git"
+        found = cached if (cached / "HEAD").exists() else None
+    if found is None:
+        return 0
+    objects = found / "objects" if (found / "objects").is_dir() else found / ".git" / "objects"
+    return sum(f.stat().st_size for f in objects.rglob("*") if f.is_file())
 
 
 @dataclass
