@@ -188,3 +188,26 @@ def test_llm_improver_speaks_the_harness_improver_protocol(tmp_path: Path) -> No
     assert prop.transcript is not None and prop.transcript["total_tokens"] == 240
     log = prop.transcript["log_path"]
     assert log in prop.note and Path(log).is_file()
+
+
+def test_an_llm_episode_that_changes_nothing_is_recorded_failed_and_never_run(
+    tmp_path: Path,
+) -> None:
+    from rsimeter.loop.experiment import run_experiment
+    from rsimeter.loop.improvers.version import VersionImprover
+    from rsimeter.loop.target import load_target
+
+    outputs = [call("list_files"), call("submit", answer="it is fine as it is")]
+    proposer = make_llm_proposer(
+        model=get_model(MOCK, custom_outputs=outputs), log_dir=tmp_path / "logs"
+    )
+    improver = VersionImprover(ImproverVersion(kind="llm", proxy_runs=0), proposer)
+    result = run_experiment(
+        load_target("digits"), improver, cycles=1, seeds=1, reference=False, ablate=False,
+        unsafe_no_sandbox=True,
+    )  # fmt: skip
+    (cand,) = [c for c in result.candidates if c.role == "candidate"]
+    # the shipped pipeline scored again would pose as an attempt
+    assert cand.status == "failed" and cand.hidden_scores == () and cand.sigma is None
+    assert "no change proposed" in cand.note
+    assert cand.improver_run is not None and cand.improver_run["total_tokens"] == 240

@@ -302,3 +302,36 @@ def test_loop_try_on_w2s_reports_pgr_with_the_published_anchors(w2s, tmp_path: P
     assert out["pgr_anchors"]["humans"]["value"] == 0.23
     assert out["pgr"]["value"] > out["pgr_shipped"]["value"]
     assert out["pgr_gain"]["n"] == 1 and out["pgr_gain"]["value"] > 0
+
+
+@pytest.mark.slow
+@needs_bwrap
+def test_w2s_runs_under_the_llm_improver(w2s, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    from rsimeter.loop.harness import run_experiment
+    from rsimeter.loop.improvers.version import VersionImprover
+    from rsimeter.loop.llm.improver import make_llm_proposer
+    from rsimeter.loop.recursion.versions import ImproverVersion
+
+    mock = "mockllm/model"
+    outputs = [  # the mock model reads the task's file, turns on the confidence loss, submits
+        ModelOutput.for_tool_call(mock, "read_file", {"path": "train.py"}),
+        ModelOutput.for_tool_call(
+            mock, "replace_in_file",
+            {"path": "train.py", "old": "aux_conf_weight = 0.0", "new": "aux_conf_weight = 0.75"},
+        ),
+        ModelOutput.for_tool_call(mock, "submit", {"answer": "auxiliary confidence loss"}),
+    ]  # fmt: skip
+    for out in outputs:  # usage given: the mock model would otherwise fetch a tokenizer
+        out.usage = ModelUsage(input_tokens=100, output_tokens=20, total_tokens=120)
+    proposer = make_llm_proposer(
+        model=get_model(mock, custom_outputs=outputs), log_dir=tmp_path / "logs"
+    )
+    improver = VersionImprover(ImproverVersion(kind="llm", proxy_runs=0), proposer)
+    result = run_experiment(w2s, improver, cycles=1, seeds=1, reference=False, ablate=False)
+    cand = next(c for c in result.candidates if c.role == "candidate")
+    assert cand.status == "ok" and "+aux_conf_weight = 0.75" in cand.patch, cand.note
+    out = pgr.with_pgr(w2s, result, heldout=False)
+    assert isinstance(out, pgr.PGRResult)
+    assert out.pgr[cand.candidate_id].value > out.pgr_shipped.value

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from rsimeter.loop.improvers.base import Point, Proposal, Proposer, outcomes_of
+from rsimeter.loop.improvers.base import NoCandidate, Point, Proposal, Proposer, outcomes_of
 from rsimeter.loop.improvers.knobs import knob_point
 from rsimeter.loop.recursion.harness_env import HarnessEnv
 from rsimeter.loop.recursion.versions import ImproverVersion
@@ -60,4 +60,8 @@ class VersionImprover:
         prop = self.proposer(self.version, env, outcomes, points, seed, rng)
         log = (prop.transcript or {}).get("log_path", "")
         note = f"{prop.note}; transcript {log}" if log else prop.note
+        if prop.rejected is None and not prop.patch.strip():
+            # nothing to run: the shipped pipeline again is no attempt (an episode that
+            # ended in an error, or made no usable edit)
+            raise NoCandidate(f"no change proposed ({note})", improver_run=prop.transcript)
         return replace(prop, parent_id=None, note=note)
