@@ -303,6 +303,23 @@ def test_unsafe_mode_runs_with_limits_and_warns(
     assert "WARNING" in caplog.text
 
 
+def test_the_projects_own_pipelines_run_without_the_unsafe_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rsimeter.loop.evaluate import run_trusted
+    from rsimeter.loop.target import load_target
+
+    monkeypatch.setattr(sandbox, "_warned", set())
+    caplog.set_level(logging.WARNING, logger=sandbox.__name__)
+    run = run_trusted(load_target("digits"), 0, tmp_path / "w")  # e.g. w2s's PGR ceiling
+    assert run.status == "ok" and sandbox.UNSAFE_WARNING not in caplog.text
+    again = run_in_sandbox(  # a user's choice of unsafe mode still warns, once
+        [sys.executable, "-c", "pass"], workdir=tmp_path, readonly_binds={}, budget=Caps(),
+        unsafe_no_sandbox=True,
+    )  # fmt: skip
+    assert again.ok and sandbox.UNSAFE_WARNING in caplog.text
+
+
 def test_stderr_events_recognise_attempts() -> None:
     assert stderr_events("OSError: [Errno 101] Network is unreachable") == ["network_attempt"]
     assert stderr_events("OSError: [Errno 30] Read-only file system: '/usr/x'") == [

@@ -38,6 +38,7 @@ from rsimeter.loop.sandbox import (
     SandboxResult,
     candidate_folder,
     run_driver,
+    trusted_code,
 )
 from rsimeter.loop.target import Target
 
@@ -434,4 +435,5 @@ def run_trusted(
     if budget is not None:
         target = replace(target, budget=replace(target.budget, compute=float(budget)))
     texts = {**materialize(target, []), **(files or {})}
-    return run_seed(target, texts, seed, unsafe_no_sandbox=True, folder=Path(workdir))
+    with trusted_code():
+        return run_seed(target, texts, seed, unsafe_no_sandbox=True, folder=Path(workdir))

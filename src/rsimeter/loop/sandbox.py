@@ -22,6 +22,7 @@ it reads it, and no process of the sandbox is left to change it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import io
 import json
@@ -140,9 +141,26 @@ def _warn_once(message: str) -> None:
         logging.getLogger(__name__).warning(message)
 
 
+#: set while the project runs a pipeline it wrote itself (``trusted_code``): no warning
+_TRUSTED: contextvars.ContextVar[bool] = contextvars.ContextVar("trusted", default=False)
+
+
+@contextlib.contextmanager
+def trusted_code() -> Iterator[None]:
+    """Runs inside are the project's own pipelines (shipped targets, reference patches),
+    which need no sandbox: the unsafe-mode warning, meant for a user's choice, is not
+    logged for them."""
+    token = _TRUSTED.set(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
+
+
 def _warn_unsafe_once() -> None:
-    """Log the unsafe-mode warning once per process."""
-    _warn_once(UNSAFE_WARNING)
+    """Log the unsafe-mode warning once per process (never for the project's own code)."""
+    if not _TRUSTED.get():
+        _warn_once(UNSAFE_WARNING)
 
 
 def run_in_sandbox(
