@@ -201,11 +201,16 @@ def test_default_experiment_on_digits_runs_end_to_end(tmp_path: Path) -> None:
     assert all(c["status"] in ("ok", "failed", "timeout", "over_budget") for c in d["candidates"])
     ref = next(c for c in d["candidates"] if c["role"] == "reference")
     assert ref["status"] == "ok" and ref["sigma"]["value"] > 0.1
+    confirmed = {"loop.sigma_gain_confirmed"} if d["confirmation"] is not None else set()
     assert set(found) == {
         "loop.sigma_gain",
         "loop.reference_gap_recovered",
         "loop.integrity_events",
+        *confirmed,
     }
+    if confirmed:  # the best re-run on 3 fresh seeds after the experiment's 2
+        assert found["loop.sigma_gain_confirmed"].estimate.n == 3
+        assert d["confirmation"]["seeds"] == [2, 3, 4]
     assert d["seeds"] == [0, 1]  # two seeds: σ has an interval
     assert found["loop.sigma_gain"].estimate.n == 2
     with Store.open(tmp_path / "evidence.duckdb") as store:

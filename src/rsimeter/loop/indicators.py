@@ -21,6 +21,8 @@ def indicators(store: Store) -> list[Indicator]:
 
     - ``loop.sigma_gain``: σ(best) − σ(shipped) of the latest finished experiment, paired
       by seed, best chosen on the proxy score and scored on hidden data.
+    - ``loop.sigma_gain_confirmed``: the same gain re-run on fresh seeds that played no
+      part in choosing the best (held-out confirmation; only when the experiment ran it).
     - ``loop.reference_gap_recovered``: share of the reference improvement's σ gain recovered.
     - ``loop.integrity_events``: integrity flags raised in that experiment (exact count).
     """
@@ -48,6 +50,20 @@ def _experiment_indicators(store: Store) -> list[Indicator]:
     }
     total = float(sum(flags.values()))
     n_cands = len(result.candidates)
+    confirmed = []
+    if result.confirmation is not None:
+        confirmed.append(
+            Indicator(
+                "loop.sigma_gain_confirmed",
+                "Improvement confirmed: σ(best) − σ(shipped) on fresh seeds, hidden data",
+                result.confirmation,
+                unit="σ",
+                as_of=as_of,
+                provenance=f"loop experiment {exp_id}, seeds "
+                + ", ".join(str(x) for x in result.confirm_seeds),
+                evidence={**evidence, "confirm_seeds": list(result.confirm_seeds)},
+            )
+        )
     return [
         Indicator(
             "loop.sigma_gain",
@@ -58,6 +74,7 @@ def _experiment_indicators(store: Store) -> list[Indicator]:
             provenance=f"loop experiment {exp_id} ({result.target}, {result.improver})",
             evidence=evidence,
         ),
+        *confirmed,
         Indicator(
             "loop.reference_gap_recovered",
             "Share of the reference improvement recovered",
