@@ -62,6 +62,11 @@ class MineJob:
     def url(self) -> str:
         return f"{self.remote_base}{self.repo.slug}.git"
 
+    @property
+    def cached_clone(self) -> Path:
+        """Where the bare clone made (or fetched) for this job lives in the cache."""
+        return self.cache / "clones" / f"{self.repo.key}.git"
+
 
 @dataclass
 class RepoMined:
@@ -115,7 +120,7 @@ def ensure_clone(job: MineJob) -> Path:
         found = local_clone(job.repo, job.clones)
         if found is not None:
             return found
-    target = job.cache / "clones" / f"{job.repo.key}.git"
+    target = job.cached_clone
     if (target / "HEAD").exists():
         if job.network:
             # a bare clone has no fetch refspec: name it, so the branches move
@@ -258,9 +263,8 @@ def clone_bytes(job: MineJob) -> int:
     """Bytes of the job's existing clone (its objects: a proxy for the mining it needs);
     0 when it has none yet."""
     found = local_clone(job.repo, job.clones) if job.clones is not None else None
-    if found is None:
-        cached = job.cache / "clones" / f"{job.repo.key}.git"
-        found = cached if (cached / "HEAD").exists() else None
+    if found is None and (job.cached_clone / "HEAD").exists():
+        found = job.cached_clone
     if found is None:
         return 0
     objects = found / "objects" if (found / "objects").is_dir() else found / ".git" / "objects"

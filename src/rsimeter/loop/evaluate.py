@@ -29,7 +29,7 @@ from rsimeter.errors import RsimeterError
 from rsimeter.estimate import Estimate
 from rsimeter.loop import integrity
 from rsimeter.loop.edits import change_kinds_of_patch, surfaces_of_patch
-from rsimeter.loop.patches import PatchRejected, diff_files, materialize
+from rsimeter.loop.patches import PatchRejected, against_shipped, materialize
 from rsimeter.loop.results import Baseline, CandidateResult, SeedRun, mean_estimate, new_id
 from rsimeter.loop.sandbox import (
     REPORT_FD,
@@ -95,7 +95,7 @@ def run_candidate(target: Target, cand: Candidate) -> SeedRuns:
         parent = materialize(target, cand.parent_patches)
         files = materialize(target, [*cand.parent_patches, cand.patch])
         if cand.role == "reference":  # a set of patches: describe everything it changes
-            surfaces, kinds = describe_patch(target, _full_diff(target, files))
+            surfaces, kinds = describe_patch(target, against_shipped(target, files))
         else:
             surfaces, kinds = describe_patch(target, cand.patch, parent)
     except PatchRejected as e:
@@ -204,11 +204,6 @@ def baseline_of(target: Target, runs: Sequence[SeedRun]) -> Baseline:
         tuple(float(r.hidden) for r in runs if r.hidden is not None),
         tuple(float(r.proxy) for r in runs if r.proxy is not None),
     )
-
-
-def _full_diff(target: Target, files: dict[str, str]) -> str:
-    shipped = materialize(target, [])
-    return diff_files(dict(shipped), dict(files))
 
 
 def describe_patch(

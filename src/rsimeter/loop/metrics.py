@@ -24,7 +24,7 @@ import numpy as np
 
 from rsimeter.estimate import Estimate, percentile_interval
 from rsimeter.loop.edits import surfaces_of_patch
-from rsimeter.loop.patches import diff_files, materialize
+from rsimeter.loop.patches import against_shipped, diff_files, materialize
 from rsimeter.loop.results import CandidateResult, ExperimentResult, lineage_patches, mean_estimate
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def full_patch(target: Target, history: Sequence[CandidateResult], best: Candida
     lineage = lineage_patches(history, best.parent_id) if best.parent_id else ()
     if not lineage:
         return best.patch
-    return diff_files(materialize(target, []), materialize(target, [*lineage, best.patch]))
+    return against_shipped(target, materialize(target, [*lineage, best.patch]))
 
 
 Block = tuple[str, tuple[int, int], tuple[str, ...], str]  # file, old span, new lines, surface

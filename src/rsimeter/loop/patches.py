@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from rsimeter.loop.diff import (
@@ -27,6 +27,7 @@ from rsimeter.loop.target import Target
 __all__ = [
     "FilePatch",
     "PatchRejected",
+    "against_shipped",
     "apply_patch",
     "check_path",
     "diff_files",
@@ -160,3 +161,8 @@ def materialize(target: Target, patches: Sequence[str]) -> dict[str, str]:
             for rel in allowed
             if (root / rel).is_file()
         }
+
+
+def against_shipped(target: Target, files: Mapping[str, str]) -> str:
+    """Editable files as one patch against the shipped ones (a lineage folded into one)."""
+    return diff_files(materialize(target, []), files)
