@@ -118,6 +118,13 @@ def test_an_unknown_target_is_one_clear_line(tmp_path: Path) -> None:
     assert "no such target" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_negative_confirmation_seeds_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    res = rsimeter("loop", "run", "--confirm-seeds", "-1", "--store", "e.duckdb", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "--confirm-seeds" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "e.duckdb").exists()
+
+
 def test_targets_lists_the_built_ins(tmp_path: Path) -> None:
     res = rsimeter("loop", "targets", "--json", cwd=tmp_path)
     assert res.returncode == 0, res.stderr

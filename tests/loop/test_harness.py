@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rsimeter.errors import RsimeterError
 from rsimeter.loop import record, sandbox
 from rsimeter.loop.edits import knob_patch
 from rsimeter.loop.harness import (
@@ -165,6 +166,11 @@ def test_improver_errors_are_recorded_and_the_experiment_goes_on(tiny: Target) -
     assert [c.status for c in shipped] == ["ok"]
     assert [c.status for c in failed] == ["failed", "failed"]
     assert all("improver failed: ValueError: no idea" in c.note for c in failed)
+
+
+def test_negative_confirmation_seeds_are_one_clear_error(tiny: Target) -> None:
+    with pytest.raises(RsimeterError, match="confirm_seeds >= 0"):
+        run_experiment(tiny, make_improver("random"), cycles=1, seeds=1, confirm_seeds=-1)
 
 
 def test_a_proposal_the_improver_rejected_is_recorded_and_never_run(tiny: Target) -> None:
